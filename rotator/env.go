@@ -1,0 +1,92 @@
+package rotator
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// Environment variables read by NewFromEnv, besides the password policy's.
+const (
+	// EnvEndpoint is the Secrets Manager endpoint, named as AWS's rotation
+	// templates name it (a VPC endpoint, say). The SDK's own
+	// AWS_ENDPOINT_URL_SECRETS_MANAGER works too; this one wins.
+	EnvEndpoint = "SECRETS_MANAGER_ENDPOINT"
+	// EnvDryRun turns on dry runs (true/1/yes).
+	EnvDryRun = "ROTATOR_DRY_RUN"
+	// EnvLogLevel is debug, info (default), warn or error.
+	EnvLogLevel = "ROTATOR_LOG_LEVEL"
+)
+
+// NewSecretsManagerClient builds the SDK client from the default AWS
+// configuration, honouring EnvEndpoint.
+func NewSecretsManagerClient(ctx context.Context, getenv func(string) string, optFns ...func(*config.LoadOptions) error) (*secretsmanager.Client, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	endpoint := strings.TrimSpace(getenv(EnvEndpoint))
+	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
+// NewFromEnv builds a Handler the way a Lambda function wants it: the SDK
+// client from the environment, the password policy from AWS's template
+// variables, JSON logs on stdout, dry run from ROTATOR_DRY_RUN. opts come
+// last and win.
+func NewFromEnv(ctx context.Context, s Strategy, opts ...Option) (*Handler, error) {
+	client, err := NewSecretsManagerClient(ctx, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	base, err := EnvOptions(os.Getenv, client)
+	if err != nil {
+		return nil, err
+	}
+	return New(client, s, append(base, opts...)...)
+}
+
+// EnvOptions returns the options the environment asks for: password policy
+// and source, logger level, dry run.
+func EnvOptions(getenv func(string) string, api RandomPasswordAPI) ([]Option, error) {
+	policy, err := PasswordPolicyFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	var gen PasswordGenerator
+	switch src := strings.ToLower(strings.TrimSpace(getenv(EnvPasswordSource))); src {
+	case "", "local":
+		gen, err = NewLocalPasswords(policy)
+	case "api":
+		gen, err = NewAPIPasswords(api, policy)
+	default:
+		return nil, fmt.Errorf("%s=%q: use local or api", EnvPasswordSource, src)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var level slog.Level
+	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", EnvLogLevel, v, err)
+		}
+	}
+	dry, err := ParseBool(getenv(EnvDryRun))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvDryRun, err)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	return []Option{WithPasswordGenerator(gen), WithLogger(logger), WithDryRun(dry)}, nil
+}

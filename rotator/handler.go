@@ -1,0 +1,413 @@
+package rotator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// Step is one of the four rotation steps Secrets Manager invokes.
+type Step string
+
+// The four steps, spelled as Secrets Manager sends them.
+const (
+	StepCreate Step = "createSecret"
+	StepSet    Step = "setSecret"
+	StepTest   Step = "testSecret"
+	StepFinish Step = "finishSecret"
+)
+
+// Valid reports whether s is one of the four steps.
+func (s Step) Valid() bool {
+	switch s {
+	case StepCreate, StepSet, StepTest, StepFinish:
+		return true
+	}
+	return false
+}
+
+// Staging labels. Only this package names them: strategies and engines
+// never see a stage.
+const (
+	stageCurrent  = "AWSCURRENT"
+	stagePending  = "AWSPENDING"
+	stagePrevious = "AWSPREVIOUS"
+)
+
+// Strategy turns over one kind of credential. The handler calls it after
+// the pre-dispatch checks passed, with a Rotation that fetches what it asks
+// for. Every method must be idempotent: Secrets Manager retries, and Lambda
+// may deliver one event twice at once.
+type Strategy interface {
+	// CreatePending returns the value to store as the pending version,
+	// built from r.Current (carry every field over; Secret.Clone does).
+	CreatePending(ctx context.Context, r *Rotation) (*Secret, error)
+	// SetPending makes the target accept the pending credential, or does
+	// nothing when an earlier attempt already did.
+	SetPending(ctx context.Context, r *Rotation) error
+	// TestPending proves the pending credential works, changing nothing.
+	TestPending(ctx context.Context, r *Rotation) error
+}
+
+// Finisher is implemented by strategies with clean-up to do strictly after
+// AWSCURRENT moved to the new version (discard an old password, revoke an
+// old key). It runs again when finishSecret is retried after the promotion,
+// so it must be idempotent.
+type Finisher interface {
+	AfterPromotion(ctx context.Context, r *Rotation) error
+}
+
+// SecretsManagerAPI is the part of the Secrets Manager client the handler
+// uses. *secretsmanager.Client satisfies it.
+type SecretsManagerAPI interface {
+	DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	UpdateSecretVersionStage(ctx context.Context, in *secretsmanager.UpdateSecretVersionStageInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.UpdateSecretVersionStageOutput, error)
+}
+
+var _ SecretsManagerAPI = (*secretsmanager.Client)(nil)
+
+// Handler runs the rotation contract for one strategy.
+type Handler struct {
+	sm        SecretsManagerAPI
+	strategy  Strategy
+	passwords PasswordGenerator
+	logger    *slog.Logger
+	function  string
+	dryRun    bool
+	observers []Observer
+}
+
+// Option configures a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger. Every line it gets is scrubbed of the secret
+// values the rotation knows.
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.logger = l } }
+
+// WithPasswordGenerator replaces the default generator (crypto/rand with
+// AWS's default policy).
+func WithPasswordGenerator(g PasswordGenerator) Option { return func(h *Handler) { h.passwords = g } }
+
+// WithFunctionName names the function in logs and metrics (default: the
+// AWS_LAMBDA_FUNCTION_NAME variable Lambda sets).
+func WithFunctionName(name string) Option { return func(h *Handler) { h.function = name } }
+
+// WithDryRun makes every step perform its checks but write nothing: no
+// PutSecretValue, no UpdateSecretVersionStage, and Rotation.DryRun tells the
+// strategy not to change the target.
+func WithDryRun(on bool) Option { return func(h *Handler) { h.dryRun = on } }
+
+// Observer hears the outcome of each step (metrics, the CLI's progress).
+type Observer interface {
+	StepDone(ctx context.Context, r StepReport)
+}
+
+// StepReport describes one finished step. It holds no secret value.
+type StepReport struct {
+	Function string
+	SecretID string
+	Token    string
+	Step     Step
+	Duration time.Duration
+	// Outcome is "success", "noop" (nothing to do) or "failure".
+	Outcome string
+	// Err is the scrubbed error, nil on success.
+	Err error
+}
+
+// WithObserver adds an observer of every step.
+func WithObserver(o Observer) Option { return func(h *Handler) { h.observers = append(h.observers, o) } }
+
+// New returns a Handler running strategy s against the Secrets Manager
+// client sm.
+func New(sm SecretsManagerAPI, s Strategy, opts ...Option) (*Handler, error) {
+	if sm == nil {
+		return nil, errors.New("rotator.New: nil Secrets Manager client")
+	}
+	if s == nil {
+		return nil, errors.New("rotator.New: nil strategy")
+	}
+	h := &Handler{sm: sm, strategy: s, function: os.Getenv("AWS_LAMBDA_FUNCTION_NAME")}
+	for _, o := range opts {
+		o(h)
+	}
+	if h.logger == nil {
+		h.logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if h.passwords == nil {
+		g, err := NewLocalPasswords(DefaultPasswordPolicy())
+		if err != nil {
+			return nil, err
+		}
+		h.passwords = g
+	}
+	return h, nil
+}
+
+// Handle runs one step of a rotation. Its signature is the one lambda.Start
+// expects. A returned error is a *StepError whose text holds no secret value.
+func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) (err error) {
+	start := time.Now()
+	step := Step(ev.Step)
+	scrub := NewScrubber()
+	scrub.Add(ev.RotationToken) // sensitive per the API reference; never logged
+	log := ScrubLogger(h.logger, scrub).With(
+		slog.String("secret_id", ev.SecretID),
+		slog.String("step", ev.Step),
+		slog.String("token", ev.ClientRequestToken),
+	)
+	if h.function != "" {
+		log = log.With(slog.String("function", h.function))
+	}
+	if h.dryRun {
+		log = log.With(slog.Bool("dry_run", true))
+	}
+	r := &Rotation{
+		SecretID:      ev.SecretID,
+		Token:         ev.ClientRequestToken,
+		Step:          step,
+		Logger:        log,
+		DryRun:        h.dryRun,
+		h:             h,
+		scrub:         scrub,
+		rotationToken: ev.RotationToken,
+	}
+	outcome := "success"
+	defer func() {
+		if p := recover(); p != nil {
+			// A panic's value may quote anything; keep only its scrubbed text
+			// and log the scrubbed stack.
+			log.Error("step panicked", slog.String("stack", scrub.Scrub(string(debug.Stack()))))
+			err = fmt.Errorf("panic: %v", p)
+		}
+		d := time.Since(start)
+		if err != nil {
+			outcome = "failure"
+			err = &StepError{Step: step, SecretID: ev.SecretID, msg: scrub.Scrub(fmt.Sprintf("%s %s: %v", ev.Step, ev.SecretID, err)), cause: err}
+			log.Error("step failed", slog.String("error", err.Error()), slog.Float64("duration_ms", ms(d)))
+		} else {
+			log.Info("step finished", slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d)))
+		}
+		rep := StepReport{Function: h.function, SecretID: ev.SecretID, Token: ev.ClientRequestToken, Step: step, Duration: d, Outcome: outcome, Err: err}
+		for _, o := range h.observers {
+			o.StepDone(ctx, rep)
+		}
+	}()
+
+	if !step.Valid() {
+		return fmt.Errorf("%w: %q", ErrUnknownStep, ev.Step)
+	}
+	if ev.SecretID == "" {
+		return fmt.Errorf("%w: SecretId is empty", ErrInvalidEvent)
+	}
+	if ev.ClientRequestToken == "" {
+		return fmt.Errorf("%w: ClientRequestToken is empty", ErrInvalidEvent)
+	}
+	log.Info("step started")
+	var noop bool
+	switch step {
+	case StepCreate:
+		noop, err = h.create(ctx, r)
+	case StepSet, StepTest:
+		noop, err = h.setOrTest(ctx, r)
+	case StepFinish:
+		noop, err = h.finish(ctx, r)
+	}
+	if noop && err == nil {
+		outcome = "noop"
+	}
+	return err
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// describe runs the checks that need DescribeSecret: rotation enabled and
+// the token a version of the secret. It returns the token's stages and the
+// id of the AWSCURRENT version.
+func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []string, currentID string, err error) {
+	out, err := h.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.SecretID)})
+	if err != nil {
+		return nil, "", fmt.Errorf("DescribeSecret: %w", err)
+	}
+	if !aws.ToBool(out.RotationEnabled) {
+		return nil, "", ErrRotationDisabled
+	}
+	stages, ok := out.VersionIdsToStages[r.Token]
+	if !ok {
+		return nil, "", ErrTokenNotFound
+	}
+	for id, st := range out.VersionIdsToStages {
+		if slices.Contains(st, stageCurrent) {
+			currentID = id
+		}
+	}
+	return stages, currentID, nil
+}
+
+// create stores the pending value. Calls on the normal path: DescribeSecret,
+// GetSecretValue (current), PutSecretValue.
+func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error) {
+	stages, currentID, err := h.describe(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(stages, stageCurrent) {
+		r.Logger.Info("token is already AWSCURRENT: nothing to do")
+		return true, nil
+	}
+	if !slices.Contains(stages, stagePending) {
+		return false, ErrTokenNotPending
+	}
+	r.currentID = currentID
+	pending, err := h.strategy.CreatePending(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if pending == nil {
+		return false, errors.New("strategy returned no pending value")
+	}
+	r.scrub.AddSecret(pending)
+	value, err := pending.Value()
+	if err != nil {
+		return false, err
+	}
+	if r.DryRun {
+		r.Logger.Info("dry run: pending value built, not stored")
+		return false, nil
+	}
+	// No GetSecretValue first to learn whether the token already holds a
+	// value: PutSecretValue is idempotent on ClientRequestToken, and a
+	// different value at the same token is ResourceExistsException, which
+	// means an earlier attempt stored it. That saves a call that fails on
+	// every first attempt. Naming AWSPENDING here also moves the label off
+	// a version that an aborted rotation left it on.
+	in := &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(r.SecretID),
+		ClientRequestToken: aws.String(r.Token),
+		SecretString:       aws.String(value),
+		VersionStages:      []string{stagePending},
+	}
+	if r.rotationToken != "" {
+		in.RotationToken = aws.String(r.rotationToken)
+	}
+	if _, err := h.sm.PutSecretValue(ctx, in); err != nil {
+		var exists *types.ResourceExistsException
+		if errors.As(err, &exists) {
+			r.Logger.Info("pending version already holds a value from an earlier attempt")
+			return true, nil
+		}
+		return false, fmt.Errorf("PutSecretValue: %w", err)
+	}
+	r.Logger.Info("pending version stored")
+	return false, nil
+}
+
+// setOrTest runs setSecret or testSecret. One GetSecretValue at the token
+// gives both the pending value and the token's stages, so the stage checks
+// cost no DescribeSecret. Rotation being enabled was checked by the
+// createSecret that made the value; finishSecret checks it again before
+// anything is promoted.
+func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err error) {
+	out, err := h.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:  aws.String(r.SecretID),
+		VersionId: aws.String(r.Token),
+	})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return false, h.explainMissingToken(ctx, r)
+		}
+		return false, fmt.Errorf("GetSecretValue(pending): %w", err)
+	}
+	if slices.Contains(out.VersionStages, stageCurrent) {
+		r.Logger.Info("token is already AWSCURRENT: nothing to do")
+		return true, nil
+	}
+	if !slices.Contains(out.VersionStages, stagePending) {
+		return false, ErrTokenNotPending
+	}
+	pending, err := r.parse("pending", out.SecretString)
+	if err != nil {
+		return false, err
+	}
+	r.pending = pending
+	if r.Step == StepSet {
+		err = h.strategy.SetPending(ctx, r)
+	} else {
+		err = h.strategy.TestPending(ctx, r)
+	}
+	return false, err
+}
+
+// explainMissingToken turns GetSecretValue's ResourceNotFound into the
+// precise reason. It runs only on that error path.
+func (h *Handler) explainMissingToken(ctx context.Context, r *Rotation) error {
+	_, _, err := h.describe(ctx, r)
+	if err != nil {
+		return err
+	}
+	return ErrPendingValueMissing
+}
+
+// finish promotes the token. Calls on the normal path: DescribeSecret,
+// UpdateSecretVersionStage.
+func (h *Handler) finish(ctx context.Context, r *Rotation) (noop bool, err error) {
+	stages, currentID, err := h.describe(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(stages, stageCurrent) {
+		r.Logger.Info("token is already AWSCURRENT: nothing to promote")
+		return true, h.afterPromotion(ctx, r)
+	}
+	if !slices.Contains(stages, stagePending) {
+		return false, ErrTokenNotPending
+	}
+	r.currentID = currentID
+	if r.DryRun {
+		r.Logger.Info("dry run: AWSCURRENT not moved")
+		return false, nil
+	}
+	in := &secretsmanager.UpdateSecretVersionStageInput{
+		SecretId:        aws.String(r.SecretID),
+		VersionStage:    aws.String(stageCurrent),
+		MoveToVersionId: aws.String(r.Token),
+	}
+	if currentID != "" {
+		in.RemoveFromVersionId = aws.String(currentID)
+	}
+	if _, err := h.sm.UpdateSecretVersionStage(ctx, in); err != nil {
+		// A concurrent finishSecret may have promoted the token between our
+		// DescribeSecret and this call; that is success, not a failure.
+		if again, _, derr := h.describe(ctx, r); derr == nil && slices.Contains(again, stageCurrent) {
+			r.Logger.Info("token was promoted by a concurrent attempt")
+			return false, h.afterPromotion(ctx, r)
+		}
+		return false, fmt.Errorf("UpdateSecretVersionStage: %w", err)
+	}
+	r.Logger.Info("AWSCURRENT moved to the token", slog.String("previous_version", currentID))
+	return false, h.afterPromotion(ctx, r)
+}
+
+func (h *Handler) afterPromotion(ctx context.Context, r *Rotation) error {
+	f, ok := h.strategy.(Finisher)
+	if !ok || r.DryRun {
+		return nil
+	}
+	if err := f.AfterPromotion(ctx, r); err != nil {
+		return fmt.Errorf("after promotion: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+// Package strategies holds the ways Rotator turns a credential over, one
+// sub-package each: single (one user changes its own password) and
+// alternating (two users take turns). Each declares the small engine
+// interface it needs; the engines (engines/postgres, engines/mysql)
+// satisfy them without knowing the strategies exist.
+package strategies

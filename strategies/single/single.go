@@ -1,0 +1,149 @@
+// Package single rotates one database user's own password: the user logs in
+// with its current password and sets the new one.
+package single
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// Engine is what the single-user strategy needs from a database engine.
+type Engine interface {
+	// Validate checks a secret's fields for this engine (engine name,
+	// host, port, username, password), changing nothing.
+	Validate(s *rotator.Secret) error
+	// Login connects with the secret's credentials and checks the session
+	// belongs to its user. A rejected credential wraps rotator.ErrLoginFailed.
+	Login(ctx context.Context, s *rotator.Secret) error
+	// SetPassword gives a user a new password.
+	SetPassword(ctx context.Context, req rotator.SetPasswordRequest) error
+}
+
+// Strategy rotates the password of the user the secret names.
+type Strategy struct {
+	engine Engine
+}
+
+var (
+	_ rotator.Strategy = (*Strategy)(nil)
+)
+
+// New returns the single-user strategy for an engine.
+func New(e Engine) *Strategy { return &Strategy{engine: e} }
+
+func (s *Strategy) validate(name string, sec *rotator.Secret) error {
+	if err := s.engine.Validate(sec); err != nil {
+		return fmt.Errorf("%s secret: %w", name, err)
+	}
+	return nil
+}
+
+// CreatePending copies the current value, every field included, with a new
+// password.
+func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rotator.Secret, error) {
+	cur, err := r.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.validate("current", cur); err != nil {
+		return nil, err
+	}
+	pw, err := r.NewPassword(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pending := cur.Clone()
+	pending.SetString(rotator.FieldPassword, pw)
+	return pending, nil
+}
+
+// SetPending logs in with the current password (else the previous one) and
+// sets the pending one. When neither works, an earlier attempt may already
+// have set the pending password: if it logs in, there is nothing to do.
+// On the normal path that is one login here and one in TestPending.
+func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
+	cur, pending, err := s.pair(ctx, r)
+	if err != nil {
+		return err
+	}
+	conn := cur
+	loginErr := s.engine.Login(ctx, cur)
+	if loginErr != nil {
+		if !errors.Is(loginErr, rotator.ErrLoginFailed) {
+			return fmt.Errorf("log in with current password: %w", loginErr)
+		}
+		conn = nil
+		if prev, err := r.Previous(ctx); err == nil && sameUser(prev, cur) {
+			if s.engine.Login(ctx, prev) == nil {
+				conn = prev
+				r.Logger.Info("logged in with the previous password")
+			}
+		}
+		if conn == nil {
+			if err := s.engine.Login(ctx, pending); err == nil {
+				r.Logger.Info("pending password already set by an earlier attempt")
+				return nil
+			}
+			return fmt.Errorf("log in with current, previous or pending password: %w", loginErr)
+		}
+	}
+	if r.DryRun {
+		r.Logger.Info("dry run: password not changed")
+		return nil
+	}
+	if err := s.engine.SetPassword(ctx, rotator.SetPasswordRequest{
+		Conn:     conn,
+		Username: pending.Username(),
+		Password: pending.Password(),
+	}); err != nil {
+		return fmt.Errorf("set pending password: %w", err)
+	}
+	r.Logger.Info("pending password set")
+	return nil
+}
+
+// TestPending logs in with the pending password.
+func (s *Strategy) TestPending(ctx context.Context, r *rotator.Rotation) error {
+	pending, err := r.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.validate("pending", pending); err != nil {
+		return err
+	}
+	if err := s.engine.Login(ctx, pending); err != nil {
+		return fmt.Errorf("log in with pending password: %w", err)
+	}
+	return nil
+}
+
+// pair fetches and checks current and pending: the pending value may change
+// only the password (AWS's templates refuse another user or host too).
+func (s *Strategy) pair(ctx context.Context, r *rotator.Rotation) (cur, pending *rotator.Secret, err error) {
+	if pending, err = r.Pending(ctx); err != nil {
+		return nil, nil, err
+	}
+	if cur, err = r.Current(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := s.validate("current", cur); err != nil {
+		return nil, nil, err
+	}
+	if err := s.validate("pending", pending); err != nil {
+		return nil, nil, err
+	}
+	if pending.Username() != cur.Username() {
+		return nil, nil, fmt.Errorf("%w: field %q differs", rotator.ErrPendingMismatch, rotator.FieldUsername)
+	}
+	if pending.Host() != cur.Host() {
+		return nil, nil, fmt.Errorf("%w: field %q differs", rotator.ErrPendingMismatch, rotator.FieldHost)
+	}
+	return cur, pending, nil
+}
+
+func sameUser(a, b *rotator.Secret) bool {
+	return a.Username() == b.Username() && a.Host() == b.Host()
+}
