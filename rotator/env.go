@@ -22,6 +22,9 @@ const (
 	EnvDryRun = "ROTATOR_DRY_RUN"
 	// EnvLogLevel is debug, info (default), warn or error.
 	EnvLogLevel = "ROTATOR_LOG_LEVEL"
+	// EnvMetrics turns the CloudWatch Embedded Metric Format lines on or
+	// off; they are on by default inside Lambda.
+	EnvMetrics = "ROTATOR_METRICS"
 )
 
 // NewSecretsManagerClient builds the SDK client from the default AWS
@@ -88,5 +91,15 @@ func EnvOptions(getenv func(string) string, api RandomPasswordAPI) ([]Option, er
 		return nil, fmt.Errorf("%s: %w", EnvDryRun, err)
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
-	return []Option{WithPasswordGenerator(gen), WithLogger(logger), WithDryRun(dry)}, nil
+	opts := []Option{WithPasswordGenerator(gen), WithLogger(logger), WithDryRun(dry)}
+	metrics := strings.TrimSpace(getenv(EnvMetrics))
+	if metrics == "" && getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
+		metrics = "true"
+	}
+	if on, err := ParseBool(metrics); err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvMetrics, err)
+	} else if on {
+		opts = append(opts, WithObserver(NewEMF(os.Stdout)))
+	}
+	return opts, nil
 }

@@ -128,7 +128,9 @@ type StepReport struct {
 }
 
 // WithObserver adds an observer of every step.
-func WithObserver(o Observer) Option { return func(h *Handler) { h.observers = append(h.observers, o) } }
+func WithObserver(o Observer) Option {
+	return func(h *Handler) { h.observers = append(h.observers, o) }
+}
 
 // New returns a Handler running strategy s against the Secrets Manager
 // client sm.

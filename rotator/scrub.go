@@ -1,11 +1,13 @@
 package rotator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -56,9 +58,20 @@ func (s *Scrubber) AddSecret(sec *Secret) { s.Add(sec.sensitiveValues()...) }
 
 func encodings(v string) []string {
 	forms := []string{v}
+	// JSON with and without HTML escaping, and Go's %q: the ways an error
+	// or a log encoder may have quoted the value.
 	if b, err := json.Marshal(v); err == nil {
 		forms = append(forms, string(b[1:len(b)-1]))
 	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) == nil {
+		b := bytes.TrimSpace(buf.Bytes())
+		forms = append(forms, string(b[1:len(b)-1]))
+	}
+	q := strconv.Quote(v)
+	forms = append(forms, q[1:len(q)-1])
 	forms = append(forms, url.QueryEscape(v), url.PathEscape(v))
 	return forms
 }
