@@ -86,6 +86,7 @@ type Handler struct {
 	logger    *slog.Logger
 	function  string
 	dryRun    bool
+	local     bool
 	observers []Observer
 }
 
@@ -108,6 +109,14 @@ func WithFunctionName(name string) Option { return func(h *Handler) { h.function
 // PutSecretValue, no UpdateSecretVersionStage, and Rotation.DryRun tells the
 // strategy not to change the target.
 func WithDryRun(on bool) Option { return func(h *Handler) { h.dryRun = on } }
+
+// WithLocalDriver is for a caller that plays Secrets Manager's part itself
+// (the rotator command): createSecret accepts a token that is not yet a
+// version and creates it, moving AWSPENDING off any version an aborted
+// rotation left it on, and rotation need not be enabled on the secret. A
+// Lambda function never sets it: there the token must be the version
+// Secrets Manager made.
+func WithLocalDriver(on bool) Option { return func(h *Handler) { h.local = on } }
 
 // Observer hears the outcome of each step (metrics, the CLI's progress).
 type Observer interface {
@@ -243,17 +252,21 @@ func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []stri
 	if err != nil {
 		return nil, "", fmt.Errorf("DescribeSecret: %w", err)
 	}
-	if !aws.ToBool(out.RotationEnabled) {
+	if !aws.ToBool(out.RotationEnabled) && !h.local {
 		return nil, "", ErrRotationDisabled
-	}
-	stages, ok := out.VersionIdsToStages[r.Token]
-	if !ok {
-		return nil, "", ErrTokenNotFound
 	}
 	for id, st := range out.VersionIdsToStages {
 		if slices.Contains(st, stageCurrent) {
 			currentID = id
 		}
+	}
+	stages, ok := out.VersionIdsToStages[r.Token]
+	if !ok {
+		if h.local && r.Step == StepCreate {
+			// The local driver's fresh token: PutSecretValue creates it.
+			return []string{stagePending}, currentID, nil
+		}
+		return nil, "", ErrTokenNotFound
 	}
 	return stages, currentID, nil
 }
