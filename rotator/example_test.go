@@ -22,7 +22,7 @@ type keyService struct {
 }
 
 func (k *keyService) set(key string, ok bool) { k.mu.Lock(); k.valid[key] = ok; k.mu.Unlock() }
-func (k *keyService) check(key string) bool  { k.mu.Lock(); defer k.mu.Unlock(); return k.valid[key] }
+func (k *keyService) check(key string) bool   { k.mu.Lock(); defer k.mu.Unlock(); return k.valid[key] }
 
 // apiKeyRotator is a complete rotator: three steps, plus a clean-up that
 // runs only after AWSCURRENT has moved. The rotator package makes every
