@@ -262,8 +262,9 @@ func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []stri
 	}
 	stages, ok := out.VersionIdsToStages[r.Token]
 	if !ok {
-		if h.local && r.Step == StepCreate {
-			// The local driver's fresh token: PutSecretValue creates it.
+		if h.local && (r.Step == StepCreate || h.dryRun) {
+			// The local driver's fresh token: PutSecretValue creates it
+			// (in a dry run, nothing ever does).
 			return []string{stagePending}, currentID, nil
 		}
 		return nil, "", ErrTokenNotFound
@@ -342,6 +343,9 @@ func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err er
 	if err != nil {
 		var nf *types.ResourceNotFoundException
 		if errors.As(err, &nf) {
+			if h.dryRun {
+				return h.dryRunSetOrTest(ctx, r)
+			}
 			return false, h.explainMissingToken(ctx, r)
 		}
 		return false, fmt.Errorf("GetSecretValue(pending): %w", err)
@@ -364,6 +368,40 @@ func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err er
 		err = h.strategy.TestPending(ctx, r)
 	}
 	return false, err
+}
+
+// dryRunSetOrTest runs setSecret or testSecret of a dry run, whose
+// createSecret stored no pending value. setSecret checks the token as
+// createSecret does, builds the pending value again in memory and lets the
+// strategy run its checks against it (Rotation.DryRun: log in, reach the
+// master, change nothing). testSecret has nothing to test, since no
+// credential was set: it is a no-op.
+func (h *Handler) dryRunSetOrTest(ctx context.Context, r *Rotation) (noop bool, err error) {
+	stages, currentID, err := h.describe(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if slices.Contains(stages, stageCurrent) {
+		return true, nil
+	}
+	if !slices.Contains(stages, stagePending) {
+		return false, ErrTokenNotPending
+	}
+	if r.Step == StepTest {
+		r.Logger.Info("dry run: no pending credential was set, nothing to test")
+		return true, nil
+	}
+	r.currentID = currentID
+	pending, err := h.strategy.CreatePending(ctx, r)
+	if err != nil {
+		return false, err
+	}
+	if pending == nil {
+		return false, errors.New("strategy returned no pending value")
+	}
+	r.scrub.AddSecret(pending)
+	r.pending = pending
+	return false, h.strategy.SetPending(ctx, r)
 }
 
 // explainMissingToken turns GetSecretValue's ResourceNotFound into the

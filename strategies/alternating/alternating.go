@@ -219,7 +219,9 @@ func (s *Strategy) TestPending(ctx context.Context, r *rotator.Rotation) error {
 // and a password.
 func withConnection(master, cur *rotator.Secret) *rotator.Secret {
 	m := master.Clone()
-	for _, f := range []string{rotator.FieldEngine, rotator.FieldHost, rotator.FieldPort, rotator.FieldDBName} {
+	// The TLS settings travel with the host: a master without them would
+	// otherwise connect with the engine's default mode, not the secret's.
+	for _, f := range []string{rotator.FieldEngine, rotator.FieldHost, rotator.FieldPort, rotator.FieldDBName, "ssl", "sslmode", "sslrootcert"} {
 		if m.Has(f) {
 			continue
 		}

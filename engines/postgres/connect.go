@@ -1,0 +1,334 @@
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// applicationName is what the server shows in pg_stat_activity.
+const applicationName = "rotator"
+
+// connConfig builds the pgx configuration from a parsed secret. pgx insists
+// on configurations made by ParseConfig; it is given an empty string and
+// every field that the environment (PG* variables, ~/.pgpass, service
+// files) could have influenced is then set explicitly.
+func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
+	cc, err := pgx.ParseConfig("")
+	if err != nil {
+		// Only the environment can make an empty string fail.
+		return nil, fmt.Errorf("%w: pgx rejects the default connection settings (check the PG* environment variables): %v", ErrConfig, err)
+	}
+	cc.Host = t.host
+	cc.Port = uint16(t.port)
+	cc.Database = t.dbname
+	cc.User = t.username
+	cc.Password = t.password
+	cc.ConnectTimeout = e.connectTimeout
+	cc.RuntimeParams = map[string]string{
+		"application_name": applicationName,
+		// Catalog names and operators resolve to pg_catalog only.
+		"search_path": "pg_catalog",
+	}
+	cc.KerberosSrvName, cc.KerberosSpn = "", ""
+	cc.ValidateConnect = nil
+	cc.AfterConnect = nil
+	cc.SSLNegotiation = ""
+	cc.SSLCertMode = "allow"
+	cc.ChannelBinding = "prefer"
+	cc.RequireAuth = ""
+	cc.MinProtocolVersion, cc.MaxProtocolVersion = "3.0", "3.0"
+	cc.Tracer = nil
+	// One round trip per statement, no statement cache: a handful of
+	// statements per connection.
+	cc.DefaultQueryExecMode = pgx.QueryExecModeExec
+	cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
+
+	// TLS. pgx's ParseConfig adds a plaintext fallback for its default
+	// sslmode (prefer); it is dropped here, and only an explicit prefer
+	// gets one back.
+	cc.Fallbacks = nil
+	cc.TLSConfig = nil
+	switch t.tls.mode {
+	case SSLDisable:
+	case SSLPrefer, SSLRequire:
+		cc.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: sniName(t.host), MinVersion: tls.VersionTLS12} //nolint:gosec // libpq's prefer/require do not verify
+		if t.tls.mode == SSLPrefer {
+			cc.Fallbacks = []*pgconn.FallbackConfig{{Host: t.host, Port: uint16(t.port), TLSConfig: nil}}
+		}
+	case SSLVerifyCA:
+		roots := t.tls.roots
+		cc.TLSConfig = &tls.Config{
+			// Chain verification without the host name check, done by
+			// VerifyConnection below (crypto/tls cannot skip only the
+			// name check).
+			InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
+			ServerName:         sniName(t.host),
+			MinVersion:         tls.VersionTLS12,
+			VerifyConnection: func(cs tls.ConnectionState) error {
+				if len(cs.PeerCertificates) == 0 {
+					return errors.New("server sent no certificate")
+				}
+				opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+				for _, c := range cs.PeerCertificates[1:] {
+					opts.Intermediates.AddCert(c)
+				}
+				_, err := cs.PeerCertificates[0].Verify(opts)
+				return err
+			},
+		}
+	case SSLVerifyFull:
+		cc.TLSConfig = &tls.Config{RootCAs: t.tls.roots, ServerName: t.host, MinVersion: tls.VersionTLS12}
+	default:
+		return nil, fmt.Errorf("%w: unknown sslmode %q", ErrConfig, t.tls.mode)
+	}
+	return cc, nil
+}
+
+// sniName is the TLS server name to send: host names only, as libpq.
+func sniName(host string) string {
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	return host
+}
+
+// connect opens a connection for op ("login", "set password", ...).
+func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, error) {
+	cc, err := e.connConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, e.connectError(op, t, err)
+	}
+	if _, isTLS := conn.PgConn().Conn().(*tls.Conn); !isTLS && t.tls.mode == SSLPrefer {
+		e.log.Warn("postgres: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
+			"host", t.host, "port", t.port, "user", t.username)
+	}
+	return conn, nil
+}
+
+func closeConn(conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultConnectTimeout)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// Error is a failure to connect or a statement the server refused. Its
+// text names the operation, the user and the server, never a password or a
+// verifier.
+type Error struct {
+	// Op is what failed: "login", "set password", "ensure user".
+	Op string
+	// Host, Port and User name the connection (User is the one logging in).
+	Host string
+	Port int
+	User string
+	// Code is the SQLSTATE when the server answered with an error.
+	Code string
+	// Reason says what went wrong.
+	Reason string
+
+	kind  []error // rotator sentinels and this package's errors
+	cause error   // the underlying error, scrubbed (never pgx's ConnectError)
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "postgres: %s", e.Op)
+	if e.User != "" {
+		fmt.Fprintf(&b, " as %q", e.User)
+	}
+	if e.Host != "" {
+		fmt.Fprintf(&b, " on %s", net.JoinHostPort(e.Host, fmt.Sprint(e.Port)))
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	if e.Code != "" {
+		fmt.Fprintf(&b, " (SQLSTATE %s)", e.Code)
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.Is and errors.As the sentinels and the cause.
+func (e *Error) Unwrap() []error {
+	out := make([]error, 0, len(e.kind)+1)
+	out = append(out, e.kind...)
+	if e.cause != nil {
+		out = append(out, e.cause)
+	}
+	return out
+}
+
+func (e *Engine) newError(op string, t *target, reason string, cause error, kind ...error) *Error {
+	err := &Error{Op: op, Reason: reason, kind: kind, cause: cause}
+	if t != nil {
+		err.Host, err.Port, err.User = t.host, t.port, t.username
+	}
+	return err
+}
+
+// connectError classifies a pgx connect error. pgx's *pgconn.ConnectError
+// carries the whole configuration (password included), so it is not kept:
+// only the innermost causes are.
+func (e *Engine) connectError(op string, t *target, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		pe := scrubPgError(pgErr, t.password)
+		r := e.newError(op, t, pe.Message, pe)
+		r.Code = pe.Code
+		switch {
+		case pe.Code == "28P01":
+			r.Reason = "password authentication failed (wrong password, or no such role)"
+			r.kind = []error{rotator.ErrLoginFailed}
+		case strings.HasPrefix(pe.Code, "28"): // invalid_authorization_specification: no pg_hba entry, NOLOGIN, ...
+			r.kind = []error{rotator.ErrLoginFailed}
+		case pe.Code == "3D000":
+			r.Reason = fmt.Sprintf("database %q does not exist", t.dbname)
+			r.kind = []error{&rotator.FieldError{Field: rotator.FieldDBName, Reason: "names a database that does not exist on the server", Err: rotator.ErrInvalidField}}
+		case pe.Code == "42501":
+			r.Reason = "not allowed to connect: " + pe.Message
+			r.kind = []error{rotator.ErrPermission}
+		default: // too many connections, starting up, shutting down, ...
+			r.Reason = "the server refused the connection: " + pe.Message
+			r.kind = []error{rotator.ErrUnreachable}
+		}
+		return r
+	}
+
+	for _, leaf := range leaves(err) {
+		// pgx has no type for this one.
+		if leaf.Error() == "server refused TLS connection" {
+			return e.newError(op, t, fmt.Sprintf(
+				"the server does not support TLS, and %s requires it; there is no fallback to plaintext (set \"sslmode\" to \"prefer\" to allow one, or to \"disable\")",
+				t.tls.source), nil, rotator.ErrUnreachable, ErrServerNoTLS)
+		}
+	}
+
+	var (
+		certErr  *tls.CertificateVerificationError
+		unkAuth  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		dnsErr   *net.DNSError
+		opErr    *net.OpError
+		recErr   tls.RecordHeaderError
+		alertErr tls.AlertError
+	)
+	certReason := func(detail string) error {
+		return e.newError(op, t, fmt.Sprintf("TLS certificate verification failed (sslmode %s, trusting %s): %s", t.tls.mode, t.tls.rootsF, detail),
+			nil, rotator.ErrUnreachable, ErrCertificate)
+	}
+	switch {
+	case errors.As(err, &hostErr):
+		return certReason(hostErr.Error())
+	case errors.As(err, &unkAuth):
+		return certReason(unkAuth.Error())
+	case errors.As(err, &invalid):
+		return certReason(invalid.Error())
+	case errors.As(err, &certErr):
+		return certReason(certErr.Err.Error())
+	case errors.As(err, &recErr), errors.As(err, &alertErr):
+		return e.newError(op, t, "TLS handshake failed: "+scrub(err2text(err), t.password), nil, rotator.ErrUnreachable)
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return e.newError(op, t, fmt.Sprintf("no answer within the connect timeout (%v)", e.connectTimeout), context.DeadlineExceeded, rotator.ErrUnreachable)
+	case errors.Is(err, context.Canceled):
+		return e.newError(op, t, "canceled", context.Canceled, rotator.ErrUnreachable)
+	case errors.As(err, &dnsErr):
+		return e.newError(op, t, "cannot resolve the host: "+dnsErr.Error(), dnsErr, rotator.ErrUnreachable)
+	case errors.As(err, &opErr):
+		return e.newError(op, t, opErr.Error(), opErr, rotator.ErrUnreachable)
+	}
+	return e.newError(op, t, "cannot connect: "+scrub(err2text(err), t.password), nil, rotator.ErrUnreachable)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// leaves returns the innermost errors of a tree of wrapped errors.
+func leaves(err error) []error {
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		var out []error
+		for _, e := range u.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		if inner := u.Unwrap(); inner != nil {
+			return leaves(inner)
+		}
+	}
+	return []error{err}
+}
+
+// err2text joins the texts of the innermost errors (never pgx's wrapper,
+// whose text could change to include more of the configuration).
+func err2text(err error) string {
+	var parts []string
+	for _, l := range leaves(err) {
+		parts = append(parts, l.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+// scrub removes every occurrence of the given secrets from s.
+func scrub(s string, secrets ...string) string {
+	for _, v := range secrets {
+		if v != "" {
+			s = strings.ReplaceAll(s, v, "[REDACTED]")
+		}
+	}
+	return s
+}
+
+// scrubPgError returns a copy of a server error with secrets removed from
+// every text field. The server never quotes a password in its own
+// messages, but event triggers and extensions can say anything.
+func scrubPgError(pe *pgconn.PgError, secrets ...string) *pgconn.PgError {
+	c := *pe
+	for _, f := range []*string{&c.Message, &c.Detail, &c.Hint, &c.Where, &c.InternalQuery, &c.SchemaName, &c.TableName, &c.ColumnName, &c.ConstraintName, &c.DataTypeName, &c.File, &c.Routine} {
+		*f = scrub(*f, secrets...)
+	}
+	return &c
+}
+
+// statementError classifies an error of a statement run by op.
+func (e *Engine) statementError(op string, t *target, what string, err error, secrets ...string) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return e.newError(op, t, what+": "+err.Error(), err, rotator.ErrUnreachable)
+		}
+		return e.newError(op, t, what+": "+scrub(err2text(err), secrets...), nil, rotator.ErrUnreachable)
+	}
+	pe := scrubPgError(pgErr, secrets...)
+	reason := what + ": " + pe.Message
+	if pe.Detail != "" {
+		reason += " (" + pe.Detail + ")"
+	}
+	r := e.newError(op, t, reason, pe)
+	r.Code = pe.Code
+	switch pe.Code {
+	case "42501": // insufficient_privilege
+		r.kind = []error{rotator.ErrPermission}
+	case "42704": // undefined_object
+		r.kind = []error{ErrNoSuchRole}
+	}
+	return r
+}

@@ -1,0 +1,73 @@
+// Package postgres is Rotator's PostgreSQL engine (pgx/v5): it logs in with
+// a secret, changes a user's password, and makes sure the second user of an
+// alternating-users rotation exists. It knows SQL, never version stages;
+// the strategies call it through small capability interfaces.
+//
+// # Secrets
+//
+// The engine reads the fields of AWS's RDS secrets: engine (when present:
+// postgres, postgresql or aurora-postgresql), host, port (default 5432; a
+// JSON number or a numeric string), username, password, dbname (default
+// "postgres"), and the TLS fields below. Connections are configured field
+// by field, never by pasting values into a connection string, so passwords
+// may hold any character. PG* environment variables, ~/.pgpass and service
+// files play no part.
+//
+// # TLS
+//
+// The mode comes from, in order:
+//
+//   - "sslmode": disable, prefer, require, verify-ca or verify-full (libpq's
+//     meanings; allow is not supported);
+//   - "ssl": true means verify-full, false means disable (what AWS's rotation
+//     templates mean by it, minus their silent fallback);
+//   - the engine's default: WithDefaultSSLMode or $ROTATOR_PG_SSLMODE, else
+//     verify-full when a CA bundle is configured (in the secret or the
+//     engine) and require when none is.
+//
+// Only an explicit "prefer" ever falls back to plaintext; pgx's own fallback
+// configurations are cleared. A server without TLS facing require, verify-ca
+// or verify-full is an error that says so (it wraps rotator.ErrUnreachable
+// and ErrServerNoTLS). "ssl" and "sslmode" must agree when both are present.
+//
+// Certificates are verified against, in order: the PEM certificates in the
+// secret's "sslrootcert" field (its content, not a file name; "system" names
+// the system roots), the engine's bundle (WithCABundle, WithCABundleFile or
+// the file named by $ROTATOR_PG_CA_BUNDLE, e.g. the RDS global bundle), or
+// the system roots. As in libpq, require with a CA in the secret verifies
+// the chain (verify-ca).
+//
+// # Passwords never reach the server in plaintext
+//
+// SetPassword and EnsureUser read the server's password_encryption and send
+// the verifier computed client-side: SCRAM-SHA-256 (RFC 5802/7677, 4096
+// iterations, 16-byte random salt) or, only when the server says md5, the
+// md5 form. ALTER ROLE ... PASSWORD cannot take a bind parameter, so the
+// verifier is embedded as a literal after a strict check of its shape
+// (its alphabet holds no quote or backslash). New passwords must be ASCII:
+// for ASCII, SASLprep is the identity and every client (libpq, pgx, JDBC)
+// derives the same keys; beyond it, client-side hashing could disagree with
+// the server's SASLprep. Role names may hold any character except NUL, up to
+// 63 bytes (longer names would be truncated by the server, and could then
+// name another role); they are quoted with pgx.Identifier.
+//
+// # Alternating users
+//
+// EnsureUser with a Template makes the second user a member of the template
+// (INHERIT) and gives it the per-role setting "role = <template>": its
+// sessions run as the template (current_user), so objects it creates are
+// owned by the template and usable by both users, and privileges granted to
+// the template later reach it through membership. The template's per-role
+// settings (search_path, ...) are mirrored, and CREATEDB, CREATEROLE and the
+// connection limit copied; running EnsureUser again re-asserts all of it and
+// changes nothing when nothing drifted. See EnsureUser for the details.
+//
+// # Errors
+//
+// Failures wrap the rotator sentinels (ErrLoginFailed, ErrUnreachable,
+// ErrPermission, ErrWrongEngine, ErrMissingField/ErrInvalidField through
+// *rotator.FieldError) and, where it helps, this package's ErrServerNoTLS,
+// ErrCertificate and ErrNoSuchRole. Their text never holds a password or a
+// verifier: server messages are scrubbed, and pgx's connection errors (which
+// carry the whole connection configuration) are not kept.
+package postgres

@@ -1,0 +1,391 @@
+package postgres
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// Environment variables read by New (options given to New override them).
+const (
+	// EnvCABundle names a PEM file of CA certificates to verify servers
+	// against (e.g. the RDS global bundle shipped with the function).
+	EnvCABundle = "ROTATOR_PG_CA_BUNDLE"
+	// EnvSSLMode is the TLS mode for secrets that set neither "ssl" nor
+	// "sslmode".
+	EnvSSLMode = "ROTATOR_PG_SSLMODE"
+)
+
+// DefaultConnectTimeout bounds each connection attempt (DNS, TCP, TLS and
+// authentication together).
+const DefaultConnectTimeout = 5 * time.Second
+
+// Secret fields this engine reads besides the rotator.Field* ones.
+const (
+	FieldSSL         = "ssl"
+	FieldSSLMode     = "sslmode"
+	FieldSSLRootCert = "sslrootcert"
+)
+
+// TLS modes, with libpq's meanings.
+const (
+	SSLDisable    = "disable"
+	SSLPrefer     = "prefer"
+	SSLRequire    = "require"
+	SSLVerifyCA   = "verify-ca"
+	SSLVerifyFull = "verify-full"
+)
+
+// Errors of this package; each comes wrapped together with a rotator
+// sentinel.
+var (
+	// ErrServerNoTLS: TLS is required but the server does not offer it
+	// (with rotator.ErrUnreachable).
+	ErrServerNoTLS = errors.New("server does not support TLS")
+	// ErrCertificate: the server's certificate failed verification (with
+	// rotator.ErrUnreachable).
+	ErrCertificate = errors.New("server certificate verification failed")
+	// ErrNoSuchRole: the role to change or to clone does not exist.
+	ErrNoSuchRole = errors.New("role does not exist")
+	// ErrConfig: the engine's own configuration (options or environment)
+	// is invalid.
+	ErrConfig = errors.New("invalid postgres engine configuration")
+)
+
+// Compile-time checks of the capability shapes the strategies ask for.
+var (
+	_ interface {
+		Validate(*rotator.Secret) error
+	} = (*Engine)(nil)
+	_ interface {
+		Login(context.Context, *rotator.Secret) error
+	} = (*Engine)(nil)
+	_ interface {
+		SetPassword(context.Context, rotator.SetPasswordRequest) error
+	} = (*Engine)(nil)
+	_ interface {
+		EnsureUser(context.Context, rotator.EnsureUserRequest) (rotator.EnsureUserResponse, error)
+	} = (*Engine)(nil)
+)
+
+// Engine is the PostgreSQL engine. It holds no connection: each call opens
+// one and closes it. It is safe for concurrent use.
+type Engine struct {
+	connectTimeout time.Duration
+	caBundle       *x509.CertPool // nil: none configured
+	caSource       string
+	defaultSSLMode string // "" : verify-full with a CA bundle, else require
+	log            *slog.Logger
+	configErr      error
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithConnectTimeout bounds each connection attempt (default 5s).
+func WithConnectTimeout(d time.Duration) Option {
+	return func(e *Engine) {
+		if d <= 0 {
+			e.configErr = fmt.Errorf("%w: connect timeout %v is not positive", ErrConfig, d)
+			return
+		}
+		e.connectTimeout = d
+	}
+}
+
+// WithCABundle sets the PEM CA certificates that verify servers when the
+// secret brings none (replacing $ROTATOR_PG_CA_BUNDLE).
+func WithCABundle(pem []byte) Option {
+	return func(e *Engine) { e.setCABundle(pem, "WithCABundle") }
+}
+
+// WithCABundleFile reads the PEM CA certificates from a file, at New.
+func WithCABundleFile(path string) Option {
+	return func(e *Engine) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			e.configErr = fmt.Errorf("%w: CA bundle: %v", ErrConfig, err)
+			return
+		}
+		e.setCABundle(b, path)
+	}
+}
+
+// WithDefaultSSLMode sets the TLS mode for secrets that set neither "ssl"
+// nor "sslmode" (replacing $ROTATOR_PG_SSLMODE).
+func WithDefaultSSLMode(mode string) Option {
+	return func(e *Engine) {
+		m := strings.ToLower(strings.TrimSpace(mode))
+		if !validSSLMode(m) {
+			e.configErr = fmt.Errorf("%w: default sslmode %q is not one of disable, prefer, require, verify-ca, verify-full", ErrConfig, mode)
+			return
+		}
+		e.defaultSSLMode = m
+	}
+}
+
+// WithLogger sets the logger (default: discard). Secret values are never
+// logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Engine) {
+		if l != nil {
+			e.log = l
+		}
+	}
+}
+
+func (e *Engine) setCABundle(pem []byte, source string) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		e.configErr = fmt.Errorf("%w: CA bundle from %s holds no PEM certificate", ErrConfig, source)
+		return
+	}
+	e.caBundle, e.caSource = pool, source
+}
+
+// New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE and
+// $ROTATOR_PG_SSLMODE, then applies the options. A configuration error
+// (unreadable bundle, unknown mode) is returned by every method.
+func New(opts ...Option) *Engine {
+	e := &Engine{
+		connectTimeout: DefaultConnectTimeout,
+		log:            slog.New(slog.DiscardHandler),
+	}
+	if p := os.Getenv(EnvCABundle); p != "" {
+		if b, err := os.ReadFile(p); err != nil {
+			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvCABundle, err)
+		} else {
+			e.setCABundle(b, "$"+EnvCABundle)
+		}
+	}
+	if m := os.Getenv(EnvSSLMode); m != "" {
+		WithDefaultSSLMode(m)(e)
+		if e.configErr != nil {
+			e.configErr = fmt.Errorf("%w (from $%s)", e.configErr, EnvSSLMode)
+		}
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// target is a parsed, validated secret.
+type target struct {
+	host     string
+	port     int
+	dbname   string
+	username string
+	password string
+	tls      tlsPlan
+}
+
+// tlsPlan is how to use TLS for one secret.
+type tlsPlan struct {
+	mode   string
+	source string         // what chose the mode, for messages
+	roots  *x509.CertPool // nil: system roots
+	rootsF string         // where roots came from, for messages
+}
+
+// Validate checks a secret without connecting: engine (when present),
+// host, username, password, port, dbname and the TLS fields.
+func (e *Engine) Validate(s *rotator.Secret) error {
+	_, err := e.parse(s)
+	return err
+}
+
+// maxIdentifierLen is PostgreSQL's NAMEDATALEN-1: longer identifiers are
+// truncated by the server, so a long user name could name another role.
+const maxIdentifierLen = MaxIdentifierLength
+
+// checkRoleName rejects names the server would not take as given.
+func checkRoleName(field, name string) error {
+	switch {
+	case name == "":
+		return &rotator.FieldError{Field: field, Reason: "is empty", Err: rotator.ErrMissingField}
+	case strings.IndexByte(name, 0) >= 0:
+		return &rotator.FieldError{Field: field, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+	case len(name) > maxIdentifierLen:
+		return &rotator.FieldError{Field: field, Reason: fmt.Sprintf("is %d bytes long; PostgreSQL role names have at most %d", len(name), maxIdentifierLen), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
+func (e *Engine) parse(s *rotator.Secret) (*target, error) {
+	if e.configErr != nil {
+		return nil, e.configErr
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%w: no secret", rotator.ErrMissingField)
+	}
+	if s.Has(rotator.FieldEngine) {
+		raw, _ := s.Raw(rotator.FieldEngine)
+		if strings.TrimSpace(string(raw)) != "null" {
+			v, ok := s.String(rotator.FieldEngine)
+			if !ok {
+				return nil, &rotator.FieldError{Field: rotator.FieldEngine, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+			}
+			switch strings.ToLower(strings.TrimSpace(v)) {
+			case "postgres", "postgresql", "aurora-postgresql":
+			default:
+				return nil, fmt.Errorf("%w: engine %q is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, v)
+			}
+		}
+	}
+	t := &target{}
+	var err error
+	if t.host, err = s.Require(rotator.FieldHost); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(t.host, "/") || strings.ContainsAny(t.host, ", \t\r\n") {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField}
+	}
+	if t.username, err = s.Require(rotator.FieldUsername); err != nil {
+		return nil, err
+	}
+	if err := checkRoleName(rotator.FieldUsername, t.username); err != nil {
+		return nil, err
+	}
+	if t.password, err = s.Require(rotator.FieldPassword); err != nil {
+		return nil, err
+	}
+	if t.port, err = s.Int(rotator.FieldPort, 5432); err != nil {
+		return nil, err
+	}
+	if t.port < 1 || t.port > 65535 {
+		return nil, &rotator.FieldError{Field: rotator.FieldPort, Reason: "must be between 1 and 65535", Err: rotator.ErrInvalidField}
+	}
+	t.dbname = "postgres"
+	if raw, ok := s.Raw(rotator.FieldDBName); ok && strings.TrimSpace(string(raw)) != "null" {
+		v, ok := s.String(rotator.FieldDBName)
+		if !ok {
+			return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+		}
+		if v != "" {
+			t.dbname = v
+		}
+	}
+	if t.tls, err = e.parseTLS(s); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func validSSLMode(m string) bool {
+	switch m {
+	case SSLDisable, SSLPrefer, SSLRequire, SSLVerifyCA, SSLVerifyFull:
+		return true
+	}
+	return false
+}
+
+func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
+	var p tlsPlan
+
+	mode := ""
+	if raw, ok := s.Raw(FieldSSLMode); ok && strings.TrimSpace(string(raw)) != "null" {
+		v, ok := s.String(FieldSSLMode)
+		if !ok {
+			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+		}
+		mode = strings.ToLower(strings.TrimSpace(v))
+		if !validSSLMode(mode) {
+			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
+		}
+		p.source = fmt.Sprintf(`"sslmode": %q`, mode)
+	}
+	ssl, sslSet, err := s.Bool(FieldSSL)
+	if err != nil {
+		return p, err
+	}
+	if sslSet {
+		if mode != "" {
+			// Both present: they must mean the same thing.
+			agree := (ssl && (mode == SSLRequire || mode == SSLVerifyCA || mode == SSLVerifyFull)) ||
+				(!ssl && mode == SSLDisable)
+			if !agree {
+				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
+			}
+		} else if ssl {
+			mode, p.source = SSLVerifyFull, `"ssl": true`
+		} else {
+			mode, p.source = SSLDisable, `"ssl": false`
+		}
+	}
+
+	var secretRoots *x509.CertPool
+	secretCA, systemCA := false, false
+	if raw, ok := s.Raw(FieldSSLRootCert); ok && strings.TrimSpace(string(raw)) != "null" {
+		v, ok := s.String(FieldSSLRootCert)
+		if !ok {
+			return p, &rotator.FieldError{Field: FieldSSLRootCert, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+		}
+		switch strings.TrimSpace(v) {
+		case "":
+		case "system":
+			systemCA = true
+		default:
+			secretRoots = x509.NewCertPool()
+			if !secretRoots.AppendCertsFromPEM([]byte(v)) {
+				return p, &rotator.FieldError{Field: FieldSSLRootCert, Reason: "must hold PEM certificates (or \"system\"); file names are not read, use $" + EnvCABundle + " for a file", Err: rotator.ErrInvalidField}
+			}
+			secretCA = true
+		}
+	}
+
+	if mode == "" {
+		switch {
+		case e.defaultSSLMode != "":
+			mode, p.source = e.defaultSSLMode, "the engine's default sslmode "+e.defaultSSLMode
+		case secretCA || systemCA || e.caBundle != nil:
+			mode, p.source = SSLVerifyFull, "the default (verify-full, as a CA bundle is configured)"
+		default:
+			mode, p.source = SSLRequire, "the default (require: TLS without a CA bundle to verify against)"
+		}
+	}
+	if mode == SSLRequire && secretCA {
+		// libpq: with a root certificate, require verifies the chain.
+		mode = SSLVerifyCA
+		p.source += " with \"sslrootcert\""
+	}
+	p.mode = mode
+
+	switch {
+	case secretCA:
+		p.roots, p.rootsF = secretRoots, `the secret's "sslrootcert"`
+	case systemCA:
+		p.rootsF = "the system roots"
+	case e.caBundle != nil:
+		p.roots, p.rootsF = e.caBundle, "the CA bundle from "+e.caSource
+	default:
+		p.rootsF = "the system roots"
+	}
+	return p, nil
+}
+
+// MaxIdentifierLength is PostgreSQL's limit on a role name in bytes
+// (NAMEDATALEN - 1). Longer names are truncated by the server, so the
+// engine refuses them.
+const MaxIdentifierLength = 63
+
+// NewFromEnv is New for a Lambda's main: it returns a configuration error
+// (unreadable $ROTATOR_PG_CA_BUNDLE, unknown $ROTATOR_PG_SSLMODE) at start-up
+// instead of at the first rotation.
+func NewFromEnv(opts ...Option) (*Engine, error) {
+	e := New(opts...)
+	if e.configErr != nil {
+		return nil, e.configErr
+	}
+	return e, nil
+}

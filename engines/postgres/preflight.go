@@ -1,0 +1,594 @@
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// Preflight checks: what `rotator preflight` reports about a PostgreSQL
+// secret before any rotation. They read the secret and the server's
+// catalog and change nothing. Their texts never hold a password.
+
+// PreflightStatus is the result of one check.
+type PreflightStatus string
+
+// The results of a check.
+const (
+	PreflightPass PreflightStatus = "PASS"
+	PreflightFail PreflightStatus = "FAIL"
+	// PreflightSkip: the check does not apply, or cannot run because an
+	// earlier one failed.
+	PreflightSkip PreflightStatus = "SKIP"
+)
+
+// PreflightCheck is one line of a preflight report.
+type PreflightCheck struct {
+	// Name says what was checked ("field host", "TCP connect", "login").
+	Name string
+	// Status is PASS, FAIL or SKIP.
+	Status PreflightStatus
+	// Detail says what was found.
+	Detail string
+	// Fix says how to repair a failure ("" otherwise).
+	Fix string
+}
+
+func pfPass(name, detail string) PreflightCheck {
+	return PreflightCheck{Name: name, Status: PreflightPass, Detail: detail}
+}
+
+func pfFail(name, detail, fix string) PreflightCheck {
+	return PreflightCheck{Name: name, Status: PreflightFail, Detail: detail, Fix: fix}
+}
+
+func pfSkip(name, detail string) PreflightCheck {
+	return PreflightCheck{Name: name, Status: PreflightSkip, Detail: detail}
+}
+
+// PreflightConnection checks a secret the way a rotation will use it: its
+// fields one by one, then DNS resolution of the host, a TCP connection, the
+// TLS handshake and certificate (when the secret asks for TLS) and a login
+// with its credentials. who prefixes the check names ("master" for a
+// master secret; "" for the secret being rotated). A check that cannot run
+// because an earlier one failed is SKIP.
+func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who string) []PreflightCheck {
+	name := func(n string) string {
+		if who == "" {
+			return n
+		}
+		return who + " " + n
+	}
+	var out []PreflightCheck
+	if e.configErr != nil {
+		out = append(out, pfFail(name("engine configuration"), e.configErr.Error(),
+			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" (or the engine's options)"))
+		return out
+	}
+
+	fieldChecks, host, port := e.preflightFields(s, name)
+	out = append(out, fieldChecks...)
+	t, parseErr := e.parse(s)
+
+	// DNS.
+	dnsName := name("DNS resolve")
+	var addrs []string
+	switch {
+	case host == "":
+		out = append(out, pfSkip(dnsName, "no valid \"host\""))
+	case net.ParseIP(host) != nil:
+		addrs = []string{host}
+		out = append(out, pfPass(dnsName, host+" is an IP address: nothing to resolve"))
+	default:
+		rctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+		ips, err := net.DefaultResolver.LookupHost(rctx, host)
+		cancel()
+		if err != nil {
+			out = append(out, pfFail(dnsName, "cannot resolve "+strconv.Quote(host)+": "+pfDNSReason(err),
+				"check \"host\" (the server's DNS name, e.g. the RDS endpoint); a Lambda function in a VPC resolves through the VPC's DNS (enableDnsSupport; private hosted zones must be associated with the VPC)"))
+		} else {
+			addrs = ips
+			out = append(out, pfPass(dnsName, host+" resolves to "+strings.Join(pfLimit(ips, 3), ", ")))
+		}
+	}
+
+	// TCP.
+	tcpName := name("TCP connect")
+	tcpOK := false
+	switch {
+	case len(addrs) == 0 || port == 0:
+		out = append(out, pfSkip(tcpName, "no address to connect to"))
+	default:
+		addr := net.JoinHostPort(host, strconv.Itoa(port))
+		start := time.Now()
+		d := net.Dialer{Timeout: e.connectTimeout}
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			out = append(out, pfTCPFailure(tcpName, addr, err, e.connectTimeout))
+		} else {
+			tcpOK = true
+			out = append(out, pfPass(tcpName, fmt.Sprintf("connected to %s in %s", conn.RemoteAddr(), pfRound(time.Since(start)))))
+			_ = conn.Close()
+		}
+	}
+
+	// TLS.
+	tlsName := name("TLS handshake")
+	tlsOK := true
+	switch {
+	case parseErr != nil:
+		out = append(out, pfSkip(tlsName, "the secret's fields are invalid"))
+		tlsOK = false
+	case t.tls.mode == SSLDisable:
+		out = append(out, pfSkip(tlsName, "the secret asks for no TLS ("+t.tls.source+")"))
+	case !tcpOK:
+		out = append(out, pfSkip(tlsName, "no TCP connection"))
+		tlsOK = false
+	default:
+		c := e.preflightTLS(ctx, t, tlsName)
+		tlsOK = c.Status != PreflightFail
+		out = append(out, c)
+	}
+
+	// Login.
+	loginName := name("login")
+	if who == "" {
+		loginName = "login with AWSCURRENT"
+	}
+	switch {
+	case parseErr != nil:
+		out = append(out, pfSkip(loginName, "the secret's fields are invalid"))
+	case !tcpOK || !tlsOK:
+		out = append(out, pfSkip(loginName, "the server cannot be reached as the secret says"))
+	default:
+		out = append(out, e.preflightLogin(ctx, t, loginName))
+	}
+	return out
+}
+
+// preflightFields checks each field on its own, so that every bad field is
+// named at once. It returns the host and port when they are valid.
+func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (out []PreflightCheck, host string, port int) {
+	if s == nil {
+		return []PreflightCheck{pfFail(name("fields"), "no secret", "")}, "", 0
+	}
+	bad := func(field string, err error) {
+		out = append(out, pfFail(name("field "+field), err.Error(), pfFieldFix(field, err)))
+	}
+	engineName := "postgres (assumed: no \"engine\" field)"
+	if raw, ok := s.Raw(rotator.FieldEngine); ok && strings.TrimSpace(string(raw)) != "null" {
+		v, ok := s.String(rotator.FieldEngine)
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "postgres", "postgresql", "aurora-postgresql":
+			engineName = v
+		default:
+			if !ok {
+				bad(rotator.FieldEngine, &rotator.FieldError{Field: rotator.FieldEngine, Reason: "must be a JSON string", Err: rotator.ErrInvalidField})
+			} else {
+				bad(rotator.FieldEngine, fmt.Errorf("%w: engine %q is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, v))
+			}
+		}
+	}
+	if h, err := s.Require(rotator.FieldHost); err != nil {
+		bad(rotator.FieldHost, err)
+	} else if strings.HasPrefix(h, "/") || strings.ContainsAny(h, ", \t\r\n") {
+		bad(rotator.FieldHost, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField})
+	} else {
+		host = h
+	}
+	if p, err := s.Int(rotator.FieldPort, 5432); err != nil {
+		bad(rotator.FieldPort, err)
+	} else if p < 1 || p > 65535 {
+		bad(rotator.FieldPort, &rotator.FieldError{Field: rotator.FieldPort, Reason: "must be between 1 and 65535", Err: rotator.ErrInvalidField})
+	} else {
+		port = p
+	}
+	user, err := s.Require(rotator.FieldUsername)
+	if err == nil {
+		err = checkRoleName(rotator.FieldUsername, user)
+	}
+	if err != nil {
+		bad(rotator.FieldUsername, err)
+	}
+	if _, err := s.Require(rotator.FieldPassword); err != nil {
+		bad(rotator.FieldPassword, err)
+	}
+	db := "postgres"
+	if raw, ok := s.Raw(rotator.FieldDBName); ok && strings.TrimSpace(string(raw)) != "null" {
+		v, ok := s.String(rotator.FieldDBName)
+		switch {
+		case !ok:
+			bad(rotator.FieldDBName, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "must be a JSON string", Err: rotator.ErrInvalidField})
+		case strings.IndexByte(v, 0) >= 0:
+			bad(rotator.FieldDBName, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField})
+		case v != "":
+			db = v
+		}
+	}
+	plan, tlsErr := e.parseTLS(s)
+	if tlsErr != nil {
+		field := "TLS settings"
+		var fe *rotator.FieldError
+		if errors.As(tlsErr, &fe) {
+			field = fe.Field
+		}
+		bad(field, tlsErr)
+	}
+	if len(out) > 0 {
+		return out, host, port
+	}
+	detail := fmt.Sprintf("engine %s, host %s, port %d, dbname %s, username %s, password set, sslmode %s",
+		engineName, host, port, db, strconv.Quote(user), plan.mode)
+	return []PreflightCheck{pfPass(name("secret fields"), detail)}, host, port
+}
+
+func pfFieldFix(field string, err error) string {
+	switch {
+	case errors.Is(err, rotator.ErrWrongEngine):
+		return "this function rotates PostgreSQL: use the rotator for the secret's engine, or correct \"engine\" (postgres, postgresql or aurora-postgresql)"
+	case field == rotator.FieldHost && errors.Is(err, rotator.ErrMissingField):
+		return "add \"host\": the server's DNS name or IP address (for RDS, the instance or cluster endpoint)"
+	case field == rotator.FieldHost:
+		return "\"host\" must name one server: a DNS name or an IP address (no list, no socket path)"
+	case field == rotator.FieldPort:
+		return "set \"port\" to the server's TCP port, 1 to 65535 (PostgreSQL's default is 5432), as a number or a numeric string"
+	case field == rotator.FieldUsername && errors.Is(err, rotator.ErrMissingField):
+		return "add \"username\": the database user whose password rotates"
+	case field == rotator.FieldUsername:
+		return "\"username\" must be an existing PostgreSQL role name (at most 63 bytes)"
+	case field == rotator.FieldPassword:
+		return "add \"password\": the user's current password (each rotation first logs in with it)"
+	case field == rotator.FieldDBName:
+		return "set \"dbname\" to a database the user may connect to, or remove it (default postgres)"
+	case field == FieldSSL || field == FieldSSLMode:
+		return "use \"ssl\": true/false or \"sslmode\": disable, prefer, require, verify-ca or verify-full; when both are present they must agree"
+	case field == FieldSSLRootCert:
+		return "put the PEM text of the CA certificates in \"sslrootcert\" (or \"system\"); for a file, use $" + EnvCABundle
+	}
+	return "correct the field in the secret"
+}
+
+func pfDNSReason(err error) string {
+	var de *net.DNSError
+	if errors.As(err, &de) {
+		switch {
+		case de.IsNotFound:
+			return "no such host"
+		case de.IsTimeout:
+			return "the DNS server did not answer in time"
+		}
+		return de.Err
+	}
+	return err.Error()
+}
+
+func pfTCPFailure(name, addr string, err error, timeout time.Duration) PreflightCheck {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return pfFail(name, "connection to "+addr+" refused: nothing listens there",
+			"check \"port\", and that the server runs and listens on that address (listen_addresses)")
+	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return pfFail(name, fmt.Sprintf("no answer from %s within %v: packets are dropped", addr, timeout),
+			"allow inbound TCP to the database port from where the rotation runs (security group, network ACL); a Lambda function must run in subnets that route to the database")
+	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
+		return pfFail(name, "no route to "+addr,
+			"the database is not reachable from this network: check the routes (VPC, peering, VPN) between the rotation and the database")
+	}
+	return pfFail(name, "cannot connect to "+addr+": "+err.Error(),
+		"check \"host\" and \"port\", and the network between the rotation and the database")
+}
+
+// preflightTLS asks the server for TLS as libpq does (SSLRequest), then
+// runs the handshake with the configuration a rotation would use.
+func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) PreflightCheck {
+	cc, err := e.connConfig(t)
+	if err != nil {
+		return pfFail(name, err.Error(), "")
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+	defer cancel()
+	d := net.Dialer{}
+	addr := net.JoinHostPort(t.host, strconv.Itoa(t.port))
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return pfTCPFailure(name, addr, err, e.connectTimeout)
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	// SSLRequest: length 8, code 80877103.
+	var req [8]byte
+	binary.BigEndian.PutUint32(req[0:4], 8)
+	binary.BigEndian.PutUint32(req[4:8], 80877103)
+	var answer [1]byte
+	if _, err := conn.Write(req[:]); err == nil {
+		_, err = io.ReadFull(conn, answer[:])
+	}
+	if err != nil {
+		return pfFail(name, "the server did not answer the TLS request: "+err.Error(),
+			"check that "+addr+" is a PostgreSQL server")
+	}
+	switch answer[0] {
+	case 'N':
+		if t.tls.mode == SSLPrefer {
+			return pfPass(name, "the server offers no TLS; sslmode prefer falls back to plaintext (passwords travel as SCRAM exchanges, queries in the clear)")
+		}
+		return pfFail(name, "the server does not support TLS, and "+t.tls.source+" requires it",
+			"turn TLS on in the server (ssl = on), or set \"sslmode\" to \"prefer\" or \"disable\" if plaintext is acceptable on this network")
+	case 'S':
+	default:
+		return pfFail(name, fmt.Sprintf("unexpected answer %q to the TLS request", answer[0]),
+			"check that "+addr+" is a PostgreSQL server")
+	}
+	tc := tls.Client(conn, cc.TLSConfig)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return pfTLSFailure(name, t, err)
+	}
+	cs := tc.ConnectionState()
+	detail := tls.VersionName(cs.Version)
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		detail += fmt.Sprintf(", certificate %s issued by %s, valid until %s", pfCertName(leaf), leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format("2006-01-02"))
+		if left := time.Until(leaf.NotAfter); left < 30*24*time.Hour {
+			detail += fmt.Sprintf(" (expires in %d days)", int(left.Hours()/24))
+		}
+	}
+	switch t.tls.mode {
+	case SSLVerifyFull:
+		detail += "; chain and host name verified against " + t.tls.rootsF
+	case SSLVerifyCA:
+		detail += "; chain verified against " + t.tls.rootsF + " (host name not checked: verify-ca)"
+	default:
+		detail += "; certificate not verified (sslmode " + t.tls.mode + ")"
+	}
+	return pfPass(name, detail)
+}
+
+func pfCertName(c *x509.Certificate) string {
+	names := append([]string{}, c.DNSNames...)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 {
+		return strconv.Quote(c.Subject.CommonName)
+	}
+	return "for " + strings.Join(pfLimit(names, 4), ", ")
+}
+
+func pfTLSFailure(name string, t *target, err error) PreflightCheck {
+	var (
+		hostErr x509.HostnameError
+		unkAuth x509.UnknownAuthorityError
+		invalid x509.CertificateInvalidError
+		certErr *tls.CertificateVerificationError
+	)
+	trust := fmt.Sprintf("sslmode %s, trusting %s", t.tls.mode, t.tls.rootsF)
+	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text) or in the file named by $" + EnvCABundle + " (for RDS: the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)"
+	switch {
+	case errors.As(err, &hostErr):
+		return pfFail(name, "the certificate does not name "+strconv.Quote(t.host)+" ("+trust+"): "+hostErr.Error(),
+			"set \"host\" to a name the certificate holds (the endpoint name, not an IP address or a CNAME), or use \"sslmode\": \"verify-ca\"")
+	case errors.As(err, &unkAuth):
+		return pfFail(name, "certificate signed by an unknown authority ("+trust+")", caFix)
+	case errors.As(err, &invalid):
+		return pfFail(name, "invalid certificate ("+trust+"): "+invalid.Error(),
+			"renew the server's certificate, or check this machine's clock")
+	case errors.As(err, &certErr):
+		return pfFail(name, "certificate verification failed ("+trust+"): "+certErr.Err.Error(), caFix)
+	}
+	if strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate") {
+		return pfFail(name, "certificate verification failed ("+trust+"): "+err.Error(), caFix)
+	}
+	return pfFail(name, "TLS handshake failed: "+err.Error(),
+		"check the server's TLS configuration (ssl_min_protocol_version at most TLS 1.2 or 1.3; a certificate and key)")
+}
+
+// preflightLogin logs in and reads who the session belongs to.
+func (e *Engine) preflightLogin(ctx context.Context, t *target, name string) PreflightCheck {
+	conn, err := e.connect(ctx, "login", t)
+	if err != nil {
+		return pfLoginFailure(name, t, err)
+	}
+	defer closeConn(conn)
+	var who, version string
+	var isTLS bool
+	if err := conn.QueryRow(ctx, "SELECT session_user, current_setting('server_version'), coalesce((SELECT ssl FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()), false)").Scan(&who, &version, &isTLS); err != nil {
+		return pfFail(name, e.statementError("login", t, "reading session_user", err, t.password).Error(), "")
+	}
+	if who != t.username {
+		return pfFail(name, "logged in, but the session belongs to "+quote(who), "check the server's authentication mapping (pg_ident.conf)")
+	}
+	transport := "plaintext"
+	if isTLS {
+		transport = "TLS"
+	}
+	return pfPass(name, fmt.Sprintf("logged in as %s (PostgreSQL %s, %s)", quote(who), version, transport))
+}
+
+func pfLoginFailure(name string, t *target, err error) PreflightCheck {
+	var pe *Error
+	code := ""
+	if errors.As(err, &pe) {
+		code = pe.Code
+	}
+	fix := ""
+	switch {
+	case code == "28P01":
+		fix = "the secret's password is not the user's current password (or the role does not exist): set the user's password to the secret's (ALTER ROLE ... PASSWORD, as an admin), or store the working password in the secret"
+	case code == "28000":
+		fix = "no pg_hba.conf entry lets " + strconv.Quote(t.username) + " connect from here with password authentication (or the role has NOLOGIN): add a host/hostssl line with scram-sha-256 or md5"
+	case code == "3D000":
+		fix = "set \"dbname\" to a database that exists (default postgres)"
+	case errors.Is(err, rotator.ErrPermission):
+		fix = "GRANT CONNECT ON DATABASE " + quote(t.dbname) + " TO " + quote(t.username)
+	case errors.Is(err, ErrServerNoTLS):
+		fix = "turn TLS on in the server, or set \"sslmode\" to \"prefer\" or \"disable\""
+	case errors.Is(err, ErrCertificate):
+		fix = "make the certificate verifiable: see the TLS check"
+	case errors.Is(err, rotator.ErrLoginFailed):
+		fix = "check the user's password and the server's authentication rules (pg_hba.conf)"
+	case errors.Is(err, rotator.ErrUnreachable):
+		fix = "check the network path and the server's state"
+	}
+	return pfFail(name, err.Error(), fix)
+}
+
+// PreflightMasterRequest says what the master user of an alternating-users
+// rotation must be allowed to do.
+type PreflightMasterRequest struct {
+	// Master is the master secret, its connection fields filled in.
+	Master *rotator.Secret
+	// Users are the roles whose passwords the master sets (both users of
+	// the pair).
+	Users []string
+	// Template, when set, is the role the clone is a twin of: the master
+	// grants it to the clone and copies its CREATEDB and CREATEROLE.
+	Template string
+	// Clone is the role made as Template's twin; it may not exist yet.
+	// Empty when both users are pre-created.
+	Clone string
+}
+
+// PreflightMaster logs in with the master secret and checks, in the
+// catalog, the privileges an alternating-users rotation needs: CREATEROLE
+// (or superuser), ADMIN OPTION on the users it manages on PostgreSQL 16 and
+// later, the template's attributes it must copy, and that the users exist.
+func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest) []PreflightCheck {
+	t, err := e.parse(req.Master)
+	if err != nil {
+		return []PreflightCheck{pfSkip("master privileges", "the master secret's fields are invalid")}
+	}
+	conn, err := e.connect(ctx, "preflight", t)
+	if err != nil {
+		return []PreflightCheck{pfSkip("master privileges", "the master cannot log in")}
+	}
+	defer closeConn(conn)
+	q := func(what string, err error) []PreflightCheck {
+		return []PreflightCheck{pfFail("master privileges", e.statementError("preflight", t, what, err, t.password).Error(), "")}
+	}
+	var versionNum string
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')").Scan(&versionNum); err != nil {
+		return q("reading server_version_num", err)
+	}
+	version, _ := strconv.Atoi(versionNum)
+	master, ok, err := lookupRole(ctx, conn, t.username)
+	if err != nil {
+		return q("looking up the master role", err)
+	}
+	if !ok {
+		return []PreflightCheck{pfFail("master privileges", "the master role is not in pg_roles", "")}
+	}
+	mq := quote(t.username)
+	var out []PreflightCheck
+	switch {
+	case master.super:
+		out = append(out, pfPass("master CREATEROLE", mq+" is a superuser"))
+	case master.createRole:
+		out = append(out, pfPass("master CREATEROLE", mq+" has CREATEROLE"))
+	default:
+		out = append(out, pfFail("master CREATEROLE", mq+" has neither CREATEROLE nor SUPERUSER: it cannot create the second user or change passwords",
+			"as a superuser (RDS: the master user): ALTER ROLE "+mq+" CREATEROLE"))
+	}
+
+	users := req.Users
+	if req.Template != "" && !pfContains(users, req.Template) {
+		users = append([]string{req.Template}, users...)
+	}
+	for _, u := range users {
+		uq := quote(u)
+		info, exists, err := lookupRole(ctx, conn, u)
+		if err != nil {
+			return append(out, q("looking up "+uq, err)...)
+		}
+		if !exists {
+			if u == req.Clone && req.Template != "" {
+				out = append(out, pfPass("user "+u, uq+" does not exist yet: the first rotation creates it as a twin of "+quote(req.Template)))
+				continue
+			}
+			fix := "create it: CREATE ROLE " + uq + " LOGIN"
+			if req.Template == "" {
+				fix += " (or remove \"alternateusername\" from the secret to let the rotation make a clone)"
+			}
+			out = append(out, pfFail("user "+u, uq+" does not exist", fix))
+			continue
+		}
+		detail := uq + " exists"
+		if u == req.Clone {
+			detail += "; each rotation re-asserts it as a twin of " + quote(req.Template)
+		}
+		if !info.canLogin && u != req.Template {
+			out = append(out, pfFail("user "+u, uq+" exists but cannot log in (NOLOGIN)", "ALTER ROLE "+uq+" LOGIN"))
+			continue
+		}
+		out = append(out, pfPass("user "+u, detail))
+		if master.super {
+			continue
+		}
+		adminName := "master admin of " + u
+		switch {
+		case info.super:
+			out = append(out, pfFail(adminName, uq+" is a superuser: only a superuser may change it", "use a superuser as the master, or rotate a non-superuser role"))
+		case version >= 160000:
+			var admin bool
+			if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_has_role(session_user, $1::text, 'MEMBER WITH ADMIN OPTION')", u).Scan(&admin); err != nil {
+				return append(out, q("checking ADMIN OPTION on "+uq, err)...)
+			}
+			if admin {
+				out = append(out, pfPass(adminName, mq+" holds ADMIN OPTION on "+uq))
+			} else {
+				out = append(out, pfFail(adminName, mq+" lacks ADMIN OPTION on "+uq+" (PostgreSQL 16+ requires it to change the role or grant it)",
+					"as a superuser: GRANT "+uq+" TO "+mq+" WITH ADMIN OPTION"))
+			}
+		case master.createRole:
+			out = append(out, pfPass(adminName, "CREATEROLE may change "+uq+" (PostgreSQL before 16)"))
+		}
+		if u == req.Template && version >= 160000 {
+			if info.createDB && !master.createDB {
+				out = append(out, pfFail("master CREATEDB", quote(u)+" has CREATEDB, which the clone copies, and "+mq+" lacks it",
+					"ALTER ROLE "+mq+" CREATEDB, or ALTER ROLE "+quote(u)+" NOCREATEDB"))
+			}
+			if info.createRole && !master.createRole {
+				out = append(out, pfFail("master CREATEROLE for the clone", quote(u)+" has CREATEROLE, which the clone copies, and "+mq+" lacks it", "ALTER ROLE "+mq+" CREATEROLE"))
+			}
+		}
+	}
+	return out
+}
+
+func pfContains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func pfLimit(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(append([]string{}, list[:n]...), fmt.Sprintf("and %d more", len(list)-n))
+}
+
+func pfRound(d time.Duration) time.Duration {
+	switch {
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d > time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}

@@ -1,0 +1,215 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/rotatorkit/rotator/internal/pgtest"
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// alternatingRig stores the superuser as the master secret and an app
+// secret naming it with "masterarn".
+func alternatingRig(t *testing.T, pg *pgtest.Server, base string, extra map[string]string, opts ...rotator.Option) *pgRig {
+	t.Helper()
+	pw := pgtest.RandomPassword(40)
+	pg.CreateRole(t, base, pw, "LOGIN")
+	app := pg.Secret(base, pw)
+	r := newPGRig(t, pg, alternatingUsers, app, opts...)
+	master := pg.Secret(pg.SuperUser, pg.SuperPassword)
+	mv, _ := master.Value()
+	masterARN := r.sm.MustCreateSecret(t, pgtest.UniqueName("rds/master"), mv)
+	r.seen = append(r.seen, pg.SuperPassword)
+	cur := r.stage("AWSCURRENT")
+	cur.SetString(rotator.FieldMasterARN, masterARN)
+	for k, v := range extra {
+		cur.SetString(k, v)
+	}
+	r.putCurrent(cur)
+	return r
+}
+
+// putCurrent replaces AWSCURRENT (test set-up only).
+func (r *pgRig) putCurrent(s *rotator.Secret) {
+	r.t.Helper()
+	v, err := s.Value()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.sm.Client().PutSecretValue(context.Background(), putCurrentInput(r.arn, v)); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func TestPostgresAlternatingUsersRotation(t *testing.T) {
+	pg := pgtest.Shared(t)
+	base := pgtest.UniqueName("alt")
+	clone := base + "_clone"
+	r := alternatingRig(t, pg, base, nil, rotator.WithPasswordGenerator(everyChar{}))
+
+	var previous *rotator.Secret
+	for i := 1; i <= 5; i++ {
+		out := r.rotate()
+		if !out.Succeeded {
+			t.Fatalf("rotation %d: %v", i, out.Err)
+		}
+		cur := r.stage("AWSCURRENT")
+		want := clone
+		if i%2 == 0 {
+			want = base
+		}
+		if cur.Username() != want {
+			t.Fatalf("rotation %d: AWSCURRENT user %q, want %q", i, cur.Username(), want)
+		}
+		if err := r.login(cur); err != nil {
+			t.Fatalf("rotation %d: AWSCURRENT does not log in: %v", i, err)
+		}
+		prev := r.stage("AWSPREVIOUS")
+		if err := r.login(prev); err != nil {
+			t.Fatalf("rotation %d: AWSPREVIOUS (the other user) stopped working: %v", i, err)
+		}
+		if previous != nil && previous.Password() == cur.Password() {
+			t.Fatalf("rotation %d: password not changed", i)
+		}
+		previous = cur
+	}
+}
+
+func TestPostgresAlternatingUsersAreInterchangeable(t *testing.T) {
+	pg := pgtest.Shared(t)
+	base := pgtest.UniqueName("share")
+	clone := base + "_clone"
+	r := alternatingRig(t, pg, base, nil)
+	pg.Exec(t, "GRANT CREATE ON SCHEMA public TO "+quoteIdent(base))
+
+	if out := r.rotate(); !out.Succeeded { // creates the clone
+		t.Fatal(out.Err)
+	}
+	cloneSecret, baseSecret := r.stage("AWSCURRENT"), r.stage("AWSPREVIOUS")
+	if cloneSecret.Username() != clone || baseSecret.Username() != base {
+		t.Fatalf("users: current %q previous %q", cloneSecret.Username(), baseSecret.Username())
+	}
+
+	byClone, byBase := pgtest.UniqueName("t_clone"), pgtest.UniqueName("t_base")
+	exec(t, pg, cloneSecret, "CREATE TABLE "+byClone+" (v int)")
+	exec(t, pg, baseSecret, "CREATE TABLE "+byBase+" (v int)")
+	for _, s := range []*rotator.Secret{baseSecret, cloneSecret} {
+		for _, tbl := range []string{byClone, byBase} {
+			exec(t, pg, s, "INSERT INTO "+tbl+" VALUES (1)")
+			exec(t, pg, s, "UPDATE "+tbl+" SET v = 2")
+			exec(t, pg, s, "SELECT count(*) FROM "+tbl)
+		}
+	}
+
+	// A grant given to the base user after the clone exists reaches the
+	// clone after the next rotations, with no re-copying.
+	other := pgtest.UniqueName("granted")
+	pg.Exec(t, "CREATE TABLE "+other+" (v int)")
+	pg.Exec(t, "GRANT SELECT, INSERT ON "+other+" TO "+quoteIdent(base))
+	for i := 0; i < 2; i++ {
+		if out := r.rotate(); !out.Succeeded {
+			t.Fatal(out.Err)
+		}
+		cur, prev := r.stage("AWSCURRENT"), r.stage("AWSPREVIOUS")
+		for _, s := range []*rotator.Secret{cur, prev} {
+			exec(t, pg, s, "INSERT INTO "+other+" VALUES (3)")
+			exec(t, pg, s, "SELECT count(*) FROM "+other)
+		}
+	}
+}
+
+func TestPostgresAlternatingPreCreatedSecondUser(t *testing.T) {
+	pg := pgtest.Shared(t)
+	base := pgtest.UniqueName("pre_a")
+	second := pgtest.UniqueName("pre_b")
+	pg.CreateRole(t, second, pgtest.RandomPassword(30), "LOGIN")
+	r := alternatingRig(t, pg, base, map[string]string{"alternateusername": second})
+	before := roleCount(t, pg)
+	for i, want := range []string{second, base, second} {
+		out := r.rotate()
+		if !out.Succeeded {
+			t.Fatalf("rotation %d: %v", i+1, out.Err)
+		}
+		cur := r.stage("AWSCURRENT")
+		if cur.Username() != want {
+			t.Fatalf("rotation %d: user %q, want %q", i+1, cur.Username(), want)
+		}
+		if err := r.login(cur); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.login(r.stage("AWSPREVIOUS")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if roleCount(t, pg) != before {
+		t.Fatal("a pre-created second user must not make the rotator create roles")
+	}
+}
+
+func TestPostgresRotationFailuresKeepCurrent(t *testing.T) {
+	pg := pgtest.Shared(t)
+	tests := []struct {
+		name   string
+		kind   strategyKind
+		mutate func(r *pgRig, cur *rotator.Secret)
+		want   []string // the error names the cause
+		is     error    // and wraps this sentinel
+	}{
+		{"wrong master password", alternatingUsers, func(r *pgRig, cur *rotator.Secret) {
+			bad := r.pg.Secret(r.pg.SuperUser, "not-the-master-password")
+			v, _ := bad.Value()
+			cur.SetString(rotator.FieldMasterARN, r.sm.MustCreateSecret(r.t, pgtest.UniqueName("badmaster"), v))
+		}, []string{"master", "password authentication failed"}, rotator.ErrLoginFailed},
+		{"missing masterarn", alternatingUsers, func(r *pgRig, cur *rotator.Secret) {
+			cur.Delete(rotator.FieldMasterARN)
+		}, []string{`"masterarn"`}, rotator.ErrMissingField},
+		{"non-postgres engine", singleUser, func(r *pgRig, cur *rotator.Secret) {
+			cur.SetString(rotator.FieldEngine, "mysql")
+		}, []string{"mysql"}, rotator.ErrWrongEngine},
+		{"unreachable host", singleUser, func(r *pgRig, cur *rotator.Secret) {
+			cur.SetString(rotator.FieldHost, "127.0.0.1")
+			cur.SetRaw(rotator.FieldPort, []byte("1"))
+		}, []string{"127.0.0.1:1", "connection refused"}, rotator.ErrUnreachable},
+		{"TLS required, server has none", singleUser, func(r *pgRig, cur *rotator.Secret) {
+			cur.SetRaw("ssl", []byte("true"))
+		}, []string{"does not support TLS"}, rotator.ErrUnreachable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r *pgRig
+			if tt.kind == alternatingUsers {
+				r = alternatingRig(t, pg, pgtest.UniqueName("fail"), nil)
+			} else {
+				user := pgtest.UniqueName("fail")
+				pw := pgtest.RandomPassword(30)
+				pg.CreateRole(t, user, pw, "LOGIN")
+				r = newPGRig(t, pg, singleUser, pg.Secret(user, pw))
+			}
+			good := r.stage("AWSCURRENT")
+			cur := good.Clone()
+			tt.mutate(r, cur)
+			r.putCurrent(cur)
+			currentID := r.sm.VersionOf(r.arn, "AWSCURRENT")
+			out := r.rotate()
+			if out.Succeeded {
+				t.Fatal("rotation succeeded")
+			}
+			msg := out.Err.Error()
+			if !errors.Is(out.Err, tt.is) {
+				t.Errorf("error %q does not wrap %v", msg, tt.is)
+			}
+			for _, w := range tt.want {
+				if !containsFold(msg, w) {
+					t.Errorf("error %q does not name %q", msg, w)
+				}
+			}
+			if r.sm.VersionOf(r.arn, "AWSCURRENT") != currentID {
+				t.Fatal("AWSCURRENT moved")
+			}
+			if err := r.login(good); err != nil {
+				t.Fatalf("the credential stopped working: %v", err)
+			}
+		})
+	}
+}
