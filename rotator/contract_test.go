@@ -472,7 +472,7 @@ func TestPreDispatchChecks(t *testing.T) {
 			other := "99999999-0000-0000-0000-000000000009"
 			_, err := f.srv.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
 				SecretId: aws.String(f.arn), ClientRequestToken: aws.String(other),
-				SecretString: aws.String(`{"username":"app","password":"x"}`), VersionStages: []string{"CUSTOM"},
+				SecretString: aws.String(`{"username":"app","password":"other-version-password-42"}`), VersionStages: []string{"CUSTOM"},
 			})
 			if err != nil {
 				f.t.Fatal(err)
@@ -484,7 +484,7 @@ func TestPreDispatchChecks(t *testing.T) {
 			other := "99999999-0000-0000-0000-000000000009"
 			_, err := f.srv.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
 				SecretId: aws.String(f.arn), ClientRequestToken: aws.String(other),
-				SecretString: aws.String(`{"username":"app","password":"x"}`), VersionStages: []string{"CUSTOM"},
+				SecretString: aws.String(`{"username":"app","password":"other-version-password-42"}`), VersionStages: []string{"CUSTOM"},
 			})
 			if err != nil {
 				f.t.Fatal(err)
@@ -659,7 +659,7 @@ func TestMalformedCurrentSecret(t *testing.T) {
 	defer srv.Close()
 	arn := srv.MustCreateSecret(t, "broken", `{"username":"app","password":"s3cr3t-in-broken-json"`)
 	var logs bytes.Buffer
-	h, err := rotator.New(srv.Client(), &trivial{t: newTarget("app", "x")}, rotator.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	h, err := rotator.New(srv.Client(), &trivial{t: newTarget("app", "target-password-for-broken")}, rotator.WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
