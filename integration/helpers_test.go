@@ -45,3 +45,10 @@ func roleCount(t *testing.T, pg *pgtest.Server) int {
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
+
+func putPendingInput(arn, token, value string) *secretsmanager.PutSecretValueInput {
+	return &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(arn), ClientRequestToken: aws.String(token),
+		SecretString: aws.String(value), VersionStages: []string{"AWSPENDING"},
+	}
+}
