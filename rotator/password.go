@@ -101,7 +101,11 @@ func PasswordPolicyFromEnv(getenv func(string) string) (PasswordPolicy, error) {
 		}
 		*b.dst = parsed
 	}
-	return p, p.Validate()
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("password policy from %s=%d and the EXCLUDE_*, INCLUDE_SPACE and %s variables: %w",
+			EnvPasswordLength, p.Length, EnvRequireEachIncludedType, err)
+	}
+	return p, nil
 }
 
 func lookupEnv(getenv func(string) string, name string) (string, bool) {

@@ -4,19 +4,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/rotatorkit/rotator/engines/postgres"
+	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
-	"github.com/rotatorkit/rotator/strategies/alternating"
 )
 
 func main() {
-	rotator.StartLambda(func(context.Context) (rotator.Strategy, error) {
-		engine, err := postgres.NewFromEnv()
-		if err != nil {
-			return nil, err
-		}
-		return alternating.New(engine, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength)), nil
-	})
+	rotator.StartLambda(catalog.MustLookup("postgres-alternating-users").New)
 }

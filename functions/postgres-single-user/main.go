@@ -3,19 +3,10 @@
 package main
 
 import (
-	"context"
-
-	"github.com/rotatorkit/rotator/engines/postgres"
+	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
-	"github.com/rotatorkit/rotator/strategies/single"
 )
 
 func main() {
-	rotator.StartLambda(func(context.Context) (rotator.Strategy, error) {
-		engine, err := postgres.NewFromEnv()
-		if err != nil {
-			return nil, err
-		}
-		return single.New(engine), nil
-	})
+	rotator.StartLambda(catalog.MustLookup("postgres-single-user").New)
 }

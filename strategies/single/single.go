@@ -60,37 +60,46 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 	return pending, nil
 }
 
-// SetPending logs in with the current password (else the previous one) and
-// sets the pending one. When neither works, an earlier attempt may already
-// have set the pending password: if it logs in, there is nothing to do.
-// On the normal path that is one login here and one in TestPending.
+// SetPending sets the pending password over a connection made with the
+// current one (else the previous one). When neither logs in, an earlier
+// attempt may already have set the pending password: if it logs in, there
+// is nothing to do. On the normal path that is one login here and one in
+// TestPending; AWS's template makes three, trying pending first, which
+// fails on every first attempt.
 func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	cur, pending, err := s.pair(ctx, r)
 	if err != nil {
 		return err
 	}
-	conn := cur
-	loginErr := s.engine.Login(ctx, cur)
-	if loginErr != nil {
-		if !errors.Is(loginErr, rotator.ErrLoginFailed) {
-			return fmt.Errorf("log in with current password: %w", loginErr)
+	err = s.setWith(ctx, r, cur, pending)
+	if err == nil || !errors.Is(err, rotator.ErrLoginFailed) {
+		return err
+	}
+	currentErr := err
+	if prev, perr := r.Previous(ctx); perr == nil && sameUser(prev, cur) {
+		err = s.setWith(ctx, r, prev, pending)
+		if err == nil {
+			r.Logger.Info("current password rejected; set the pending one with the previous password")
+			return nil
 		}
-		conn = nil
-		if prev, err := r.Previous(ctx); err == nil && sameUser(prev, cur) {
-			if s.engine.Login(ctx, prev) == nil {
-				conn = prev
-				r.Logger.Info("logged in with the previous password")
-			}
-		}
-		if conn == nil {
-			if err := s.engine.Login(ctx, pending); err == nil {
-				r.Logger.Info("pending password already set by an earlier attempt")
-				return nil
-			}
-			return fmt.Errorf("log in with current, previous or pending password: %w", loginErr)
+		if !errors.Is(err, rotator.ErrLoginFailed) {
+			return err
 		}
 	}
+	if s.engine.Login(ctx, pending) == nil {
+		r.Logger.Info("pending password already set by an earlier attempt")
+		return nil
+	}
+	return fmt.Errorf("log in with current, previous or pending password: %w", currentErr)
+}
+
+// setWith sets the pending password connecting as conn; in a dry run it
+// only logs in.
+func (s *Strategy) setWith(ctx context.Context, r *rotator.Rotation, conn, pending *rotator.Secret) error {
 	if r.DryRun {
+		if err := s.engine.Login(ctx, conn); err != nil {
+			return fmt.Errorf("log in: %w", err)
+		}
 		r.Logger.Info("dry run: password not changed")
 		return nil
 	}

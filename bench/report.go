@@ -1,0 +1,294 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Command is the command that produces results.json.
+const Command = "make bench"
+
+// The budget, from DESIGN.md's "Performance budget".
+const (
+	BudgetSMCalls        = 8          // at most, per full single-user rotation
+	BudgetDBLogins       = 2          // at most, per full single-user rotation, normal path
+	BudgetStartToReadyMs = 20.0       // under
+	BudgetPeakRSSMiB     = 40.0       // under
+	BudgetBootstrapBytes = 15_000_000 // under (15 MB)
+	referenceRotationMs  = 140.0      // AWS's Python template, warm, here
+	referenceStartMs     = 250.0      // AWS's Python template, start to ready, here
+	mebibyte             = float64(1 << 20)
+)
+
+// Dist summarises samples in milliseconds.
+type Dist struct {
+	N      int     `json:"n"`
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	P95    float64 `json:"p95"`
+	Max    float64 `json:"max"`
+}
+
+// Summarise returns the distribution of samples (nearest-rank percentiles).
+func Summarise(samples []time.Duration) Dist {
+	if len(samples) == 0 {
+		return Dist{}
+	}
+	ms := make([]float64, len(samples))
+	for i, d := range samples {
+		ms[i] = float64(d) / float64(time.Millisecond)
+	}
+	sort.Float64s(ms)
+	return Dist{N: len(ms), Min: round(ms[0]), Median: round(percentile(ms, 50)), P95: round(percentile(ms, 95)), Max: round(ms[len(ms)-1])}
+}
+
+// percentile is the nearest-rank percentile of sorted values.
+func percentile(sorted []float64, p float64) float64 {
+	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
+	rank = max(1, min(rank, len(sorted)))
+	return sorted[rank-1]
+}
+
+func round(v float64) float64 { return math.Round(v*100) / 100 }
+
+// Machine describes where the numbers were taken.
+type Machine struct {
+	GOOS      string `json:"goos"`
+	GOARCH    string `json:"goarch"`
+	CPUs      int    `json:"cpus"`
+	GoVersion string `json:"go_version"`
+	Postgres  string `json:"postgres"`
+}
+
+// Check is one budget line.
+type Check struct {
+	Name     string  `json:"name"`
+	Measured float64 `json:"measured"`
+	Limit    float64 `json:"limit"`
+	Unit     string  `json:"unit"`
+	// AtMost is true for "at most Limit", false for "under Limit".
+	AtMost bool `json:"at_most"`
+	Pass   bool `json:"pass"`
+}
+
+// Results is what results.json holds. The top-level numbers are those the
+// budget is about; the rest say where they come from.
+type Results struct {
+	GeneratedAt string  `json:"generated_at"`
+	Command     string  `json:"command"`
+	Machine     Machine `json:"machine"`
+
+	// Single-user rotation (the budget's subject).
+	SMCallsPerRotation int            `json:"sm_calls_per_rotation"`
+	SMCallsByOperation map[string]int `json:"sm_calls_by_operation"`
+	StartToReadyMs     float64        `json:"start_to_ready_ms"`
+	RotationMsMedian   float64        `json:"rotation_ms_median"`
+	RotationMsP95      float64        `json:"rotation_ms_p95"`
+	PeakRSSMiB         float64        `json:"peak_rss_mib"`
+	BootstrapBytesMax  int64          `json:"bootstrap_bytes_max"`
+	// DBLoginsPerRotation is -1 when the server's log is not readable.
+	DBLoginsPerRotation float64 `json:"db_logins_per_rotation"`
+
+	// Details.
+	StartToReady  map[string]Dist           `json:"start_to_ready"`
+	Rotation      map[string]Dist           `json:"rotation"`
+	SMCalls       map[string]int            `json:"sm_calls"`
+	SMCallsByFunc map[string]map[string]int `json:"sm_calls_by_function"`
+	DBLogins      map[string]float64        `json:"db_logins_by_function"`
+	// StepMs is the median duration of each step inside the function
+	// (from its metrics lines), by function and step.
+	StepMs         map[string]map[string]float64 `json:"step_ms_median"`
+	PeakRSSByFunc  map[string]float64            `json:"peak_rss_mib_by_function"`
+	BootstrapBytes map[string]int64              `json:"bootstrap_bytes"`
+	ZipBytes       map[string]int64              `json:"zip_bytes"`
+	Checks         []Check                       `json:"checks"`
+	Pass           bool                          `json:"pass"`
+}
+
+// Evaluate fills Checks and Pass from the measurements.
+func (r *Results) Evaluate() {
+	r.Checks = []Check{
+		{Name: "Secrets Manager calls per rotation", Measured: float64(r.SMCallsPerRotation), Limit: BudgetSMCalls, AtMost: true},
+		{Name: "database logins per rotation", Measured: r.DBLoginsPerRotation, Limit: BudgetDBLogins, AtMost: true},
+		{Name: "process start to ready (median)", Measured: r.StartToReadyMs, Limit: BudgetStartToReadyMs, Unit: "ms"},
+		{Name: "peak RSS", Measured: r.PeakRSSMiB, Limit: BudgetPeakRSSMiB, Unit: "MiB"},
+		{Name: "bootstrap size (largest)", Measured: float64(r.BootstrapBytesMax), Limit: BudgetBootstrapBytes, Unit: "bytes"},
+	}
+	r.Pass = true
+	for i := range r.Checks {
+		c := &r.Checks[i]
+		if c.Measured < 0 { // not measured here
+			c.Pass = true
+			continue
+		}
+		if c.AtMost {
+			c.Pass = c.Measured <= c.Limit
+		} else {
+			c.Pass = c.Measured < c.Limit
+		}
+		r.Pass = r.Pass && c.Pass
+	}
+}
+
+// Failed lists the budget lines that failed.
+func (r *Results) Failed() []string {
+	var out []string
+	for _, c := range r.Checks {
+		if !c.Pass {
+			out = append(out, fmt.Sprintf("%s: %s, budget %s", c.Name, formatValue(c.Measured, c.Unit), formatLimit(c)))
+		}
+	}
+	return out
+}
+
+func formatValue(v float64, unit string) string {
+	switch unit {
+	case "bytes":
+		return fmt.Sprintf("%.2f MB", v/1e6)
+	case "":
+		return fmt.Sprintf("%g", v)
+	default:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	}
+}
+
+func formatLimit(c Check) string {
+	op := "<"
+	if c.AtMost {
+		op = "<="
+	}
+	if c.Unit == "bytes" {
+		return fmt.Sprintf("%s %g MB", op, c.Limit/1e6)
+	}
+	if c.Unit == "" {
+		return fmt.Sprintf("%s %g", op, c.Limit)
+	}
+	return fmt.Sprintf("%s %g %s", op, c.Limit, c.Unit)
+}
+
+// WriteTable prints the results for a person.
+func (r *Results) WriteTable(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "\nRotator performance budget (DESIGN.md): %s, %s %s/%s, %d CPUs, %s\n",
+		r.Command, m.GoVersion, m.GOOS, m.GOARCH, m.CPUs, r.GeneratedAt)
+	fmt.Fprintf(w, "real bootstraps under a local Lambda Runtime API; Secrets Manager: rotatortest (in-process, HTTP); database: %s\n\n", m.Postgres)
+	line := func(name, measured, budget, verdict string) {
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-42s %-20s %-10s %s", name, measured, budget, verdict), " "))
+	}
+	note := func(format string, args ...any) { fmt.Fprintf(w, "      "+format+"\n", args...) }
+	check := func(name string) (string, string) {
+		for _, c := range r.Checks {
+			if c.Name != name {
+				continue
+			}
+			switch {
+			case c.Measured < 0:
+				return formatLimit(c), "n/a"
+			case c.Pass:
+				return formatLimit(c), "PASS"
+			default:
+				return formatLimit(c), "FAIL"
+			}
+		}
+		return "", ""
+	}
+	short := func(fn string) string { return strings.TrimPrefix(fn, "postgres-") }
+	fns := slices.Sorted(maps.Keys(r.SMCalls))
+	slices.SortStableFunc(fns, func(a, b string) int { // single user first
+		if a == singleKey {
+			return -1
+		}
+		if b == singleKey {
+			return 1
+		}
+		return 0
+	})
+
+	line("metric", "measured", "budget", "")
+	line(strings.Repeat("-", 42), strings.Repeat("-", 20), strings.Repeat("-", 10), "----")
+	for _, fn := range fns {
+		budget, verdict := "", ""
+		if fn == singleKey {
+			budget, verdict = check("Secrets Manager calls per rotation")
+		}
+		line("SM calls per rotation, "+short(fn), fmt.Sprint(r.SMCalls[fn]), budget, verdict)
+		note("%s", formatOps(r.SMCallsByFunc[fn]))
+	}
+	for _, fn := range fns {
+		budget, verdict := "", ""
+		if fn == singleKey {
+			budget, verdict = check("database logins per rotation")
+		}
+		v, ok := r.DBLogins[fn]
+		measured := "n/a (no server log)"
+		if ok && v >= 0 {
+			measured = fmt.Sprintf("%.2f", v)
+		}
+		line("DB logins per rotation, "+short(fn), measured, budget, verdict)
+	}
+	budget, verdict := check("process start to ready (median)")
+	line("start to ready, median of worst function", fmt.Sprintf("%.1f ms", r.StartToReadyMs), budget, verdict)
+	for _, fn := range slices.Sorted(maps.Keys(r.StartToReady)) {
+		d := r.StartToReady[fn]
+		note("%-34s median %.1f ms, p95 %.1f ms, n=%d", short(fn), d.Median, d.P95, d.N)
+	}
+	for _, fn := range fns {
+		d := r.Rotation[fn]
+		line("warm rotation median, "+short(fn), fmt.Sprintf("%.1f ms", d.Median), "", "")
+		line("warm rotation p95, "+short(fn), fmt.Sprintf("%.1f ms", d.P95), "", "")
+		if steps := r.StepMs[fn]; len(steps) > 0 {
+			var parts []string
+			for _, st := range []string{"createSecret", "setSecret", "testSecret", "finishSecret"} {
+				parts = append(parts, fmt.Sprintf("%s %.1f", st, steps[st]))
+			}
+			note("in the function, median ms: %s (n=%d rotations)", strings.Join(parts, ", "), d.N)
+		}
+	}
+	budget, verdict = check("peak RSS")
+	line("peak RSS, largest process", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), budget, verdict)
+	for _, fn := range slices.Sorted(maps.Keys(r.PeakRSSByFunc)) {
+		note("%-34s %.1f MiB after %d rotations", short(fn), r.PeakRSSByFunc[fn], r.Rotation[fn].N+1)
+	}
+	budget, verdict = check("bootstrap size (largest)")
+	line("bootstrap size, largest", formatValue(float64(r.BootstrapBytesMax), "bytes"), budget, verdict)
+	for _, k := range slices.Sorted(maps.Keys(r.BootstrapBytes)) {
+		note("%-34s %d bytes, zip %d bytes", k, r.BootstrapBytes[k], r.ZipBytes[k])
+	}
+	fmt.Fprintf(w, "\n  reference, AWS's Python template here: ~%.0f ms warm rotation, ~%.0f ms start to ready, 14 SM calls, 3 DB logins\n", referenceRotationMs, referenceStartMs)
+	if r.Pass {
+		fmt.Fprintln(w, "  budget: PASS")
+	} else {
+		fmt.Fprintf(w, "  budget: FAIL (%s)\n", strings.Join(r.Failed(), "; "))
+	}
+	fmt.Fprintln(w)
+}
+
+func formatOps(m map[string]int) string {
+	var parts []string
+	for _, op := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", op, m[op]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// WriteJSON writes the results to path, indented, ending in a newline.
+func (r *Results) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+const singleKey = "postgres-single-user"
+
+// mib converts bytes to MiB, rounded to 0.01.
+func mib(b int64) float64 { return round(float64(b) / mebibyte) }

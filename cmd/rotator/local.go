@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotatorkit/rotator/internal/catalog"
+	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/rotator/rotatortest"
+)
+
+// DefaultLocalPort is where `rotator local` listens by default.
+const DefaultLocalPort = 8484
+
+func (c *cli) local(ctx context.Context, args []string) int {
+	fs := c.flags("local", "local [--port N] [--host ADDR] [--seed FILE]")
+	port := fs.Int("port", DefaultLocalPort, "TCP port to listen on (0: any free port)")
+	host := fs.String("host", "127.0.0.1", "address to listen on (the server checks no credentials: keep it on loopback)")
+	seed := fs.String("seed", "", `JSON file of secrets to create: {"secrets":[{"name":"app/db","value":{...}}]}`)
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if *port < 0 || *port > 65535 {
+		c.errorf("local: --port %d is not a TCP port", *port)
+		return exitUsage
+	}
+	var seeds []seedSecret
+	if *seed != "" {
+		var err error
+		if seeds, err = readSeed(*seed); err != nil {
+			c.errorf("local: %v", err)
+			return exitUsage
+		}
+	}
+
+	srv := rotatortest.NewServer(rotatortest.WithoutListener())
+	defer srv.Close()
+	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	if err != nil {
+		c.errorf("local: %v", err)
+		return exitFailed
+	}
+	url := "http://" + ln.Addr().String()
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+	}()
+
+	client := secretsmanager.New(secretsmanager.Options{}, rotatortest.EndpointOptions(url))
+	created, err := createSeeds(ctx, client, seeds)
+	if err != nil {
+		c.errorf("local: seed %s: %v", *seed, err)
+		return exitFailed
+	}
+	out := &lockedWriter{w: c.stdout}
+	functions := c.registerFunctions(ctx, srv, client, out)
+
+	fmt.Fprintf(out, "Secrets Manager (rotatortest) listening on %s\n", url)
+	for _, s := range created {
+		fmt.Fprintf(out, "  seeded %s  %s\n", s.name, s.arn)
+	}
+	for _, f := range functions {
+		fmt.Fprintf(out, "  rotation function %s\n", f)
+	}
+	fmt.Fprintf(out, `
+Point the AWS CLI and SDKs at it:
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%[1]s AWS_REGION=%[2]s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  aws --endpoint-url %[1]s secretsmanager create-secret --name app/db --secret-string file://secret.json
+  rotator preflight --endpoint %[1]s --secret-id app/db --function postgres-single-user
+  rotator rotate --endpoint %[1]s --secret-id app/db --function postgres-single-user
+  aws --endpoint-url %[1]s secretsmanager rotate-secret --secret-id app/db --rotation-lambda-arn %[3]s
+State lives in memory and is gone when this stops. Ctrl-C stops it.
+`, url, rotatortest.Region, rotatortest.FunctionARN("postgres-single-user"))
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "stopping")
+		return exitOK
+	case err := <-served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return exitOK
+		}
+		c.errorf("local: %v", err)
+		return exitFailed
+	}
+}
+
+// registerFunctions makes every built-in function invocable by
+// RotateSecret on this server, under the ARN rotatortest.FunctionARN(name):
+// the server then plays Secrets Manager's part exactly (a version without
+// a value, then the four steps), and the handler is the Lambda one. Step
+// outcomes are printed as they happen.
+func (c *cli) registerFunctions(ctx context.Context, srv *rotatortest.Server, client *secretsmanager.Client, out *lockedWriter) []string {
+	var arns []string
+	logger, err := c.stepLogger(false)
+	if err != nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	for _, fn := range catalog.All() {
+		strategy, err := fn.New(ctx)
+		if err != nil {
+			c.errorf("local: %s not available: %v", fn.Name, err)
+			continue
+		}
+		base, err := rotator.EnvOptions(func(k string) string {
+			switch k {
+			case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel:
+				return ""
+			}
+			return c.getenv(k)
+		}, client)
+		if err != nil {
+			c.errorf("local: %s not available: %v", fn.Name, err)
+			continue
+		}
+		h, err := rotator.New(client, strategy, append(base,
+			rotator.WithLogger(logger),
+			rotator.WithFunctionName(fn.Name),
+			rotator.WithObserver(stepPrinter{w: out}),
+		)...)
+		if err != nil {
+			c.errorf("local: %s not available: %v", fn.Name, err)
+			continue
+		}
+		arn := rotatortest.FunctionARN(fn.Name)
+		srv.RegisterFunction(arn, h.Handle)
+		arns = append(arns, arn)
+	}
+	return arns
+}
+
+// stepPrinter prints the steps that RotateSecret runs.
+type stepPrinter struct{ w *lockedWriter }
+
+func (p stepPrinter) StepDone(_ context.Context, r rotator.StepReport) {
+	line := fmt.Sprintf("%s %s %s: %s %s", time.Now().Format("15:04:05"), r.Function, r.Step, label(r.Outcome), strings.TrimSpace(fmtMS(r.Duration)))
+	if r.Err != nil {
+		line += ": " + r.Err.Error()
+	}
+	fmt.Fprintf(p.w, "%s  (%s)\n", line, r.SecretID)
+}
+
+// lockedWriter serialises the writes of the server's goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// seedFile is the --seed format.
+type seedFile struct {
+	Secrets []seedSecret `json:"secrets"`
+}
+
+// seedSecret is one secret to create: value is a JSON object (stored as
+// written) or a string.
+type seedSecret struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Value       json.RawMessage `json:"value"`
+}
+
+func readSeed(path string) ([]seedSecret, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f seedFile
+	if err := dec.Decode(&f); err != nil {
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			return nil, fmt.Errorf("seed %s: not valid JSON (syntax error at byte %d)", path, se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("seed %s: not valid JSON (it ends too early)", path)
+		}
+		// Type errors name the field, never a value.
+		return nil, fmt.Errorf("seed %s: want {\"secrets\": [{\"name\": ..., \"value\": {...}}]}: %v", path, err)
+	}
+	names := map[string]bool{}
+	for i, s := range f.Secrets {
+		where := fmt.Sprintf("seed %s: secrets[%d]", path, i)
+		if s.Name == "" {
+			return nil, fmt.Errorf("%s: \"name\" is missing", where)
+		}
+		if names[s.Name] {
+			return nil, fmt.Errorf("%s: %q appears twice", where, s.Name)
+		}
+		names[s.Name] = true
+		v := bytes.TrimSpace(s.Value)
+		if len(v) == 0 || (v[0] != '{' && v[0] != '"') {
+			return nil, fmt.Errorf("%s (%s): \"value\" must be a JSON object or a string", where, s.Name)
+		}
+	}
+	return f.Secrets, nil
+}
+
+type createdSecret struct{ name, arn string }
+
+func createSeeds(ctx context.Context, client *secretsmanager.Client, seeds []seedSecret) ([]createdSecret, error) {
+	var out []createdSecret
+	for _, s := range seeds {
+		value := string(bytes.TrimSpace(s.Value))
+		if value[0] == '"' {
+			if err := json.Unmarshal(s.Value, &value); err != nil {
+				return nil, fmt.Errorf("%s: value: %v", s.Name, err)
+			}
+		}
+		in := &secretsmanager.CreateSecretInput{Name: aws.String(s.Name), SecretString: aws.String(value)}
+		if s.Description != "" {
+			in.Description = aws.String(s.Description)
+		}
+		res, err := client.CreateSecret(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		out = append(out, createdSecret{name: s.Name, arn: aws.ToString(res.ARN)})
+	}
+	return out, nil
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotatorkit/rotator/internal/catalog"
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+func (c *cli) preflight(ctx context.Context, args []string) int {
+	fs := c.flags("preflight", "preflight --secret-id ID --function NAME [flags]")
+	secretID := fs.String("secret-id", "", "the secret to check: a name or an ARN (required)")
+	function := fs.String("function", "", "the rotation function: "+strings.Join(catalog.Names(), ", ")+" (required)")
+	endpoint := fs.String("endpoint", "", "Secrets Manager endpoint URL (default: AWS; $"+rotator.EnvEndpoint+")")
+	region := fs.String("region", "", "AWS region (default: the SDK's, e.g. $AWS_REGION)")
+	asJSON := fs.Bool("json", false, "print the checks as a JSON array instead of a table")
+	if code, ok := c.parse(fs, args); !ok {
+		return code
+	}
+	if *secretID == "" {
+		c.errorf("preflight: --secret-id is required")
+		return exitUsage
+	}
+	fn, ok := c.function("preflight", *function)
+	if !ok {
+		return exitUsage
+	}
+	var checks []catalog.Check
+	sm, err := c.secretsManager(ctx, *endpoint, *region)
+	if err != nil {
+		checks = []catalog.Check{{Name: "AWS configuration", Status: catalog.Fail, Detail: err.Error(), Fix: "pass --region, or configure the AWS SDK (AWS_REGION, AWS_PROFILE)"}}
+	} else {
+		checks = runPreflight(ctx, sm, fn, *secretID)
+	}
+	if *asJSON {
+		printChecksJSON(c.stdout, checks)
+	} else {
+		fmt.Fprintf(c.stdout, "Preflight of %s for %s (nothing is changed)\n\n", *secretID, fn.Name)
+		printChecks(c.stdout, checks)
+	}
+	for _, ch := range checks {
+		if ch.Status == catalog.Fail {
+			return exitFailed
+		}
+	}
+	return exitOK
+}
+
+// runPreflight checks the secret in Secrets Manager, then runs the
+// function's own checks on its AWSCURRENT value. Every text is scrubbed of
+// the values of the secrets it read.
+func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn catalog.Function, secretID string) []catalog.Check {
+	scrub := rotator.NewScrubber()
+	var checks []catalog.Check
+	add := func(cs ...catalog.Check) {
+		for _, ch := range cs {
+			ch.Detail, ch.Fix = scrub.Scrub(ch.Detail), scrub.Scrub(ch.Fix)
+			checks = append(checks, ch)
+		}
+	}
+	finish := func() []catalog.Check { return checks }
+
+	desc, err := describeSecret(ctx, sm, secretID)
+	if err != nil {
+		add(catalog.Check{Name: "secret exists", Status: catalog.Fail, Detail: err.Error(), Fix: apiFix(err, "--secret-id")})
+		return finish()
+	}
+	arn := aws.ToString(desc.ARN)
+	detail := arn
+	if aws.ToBool(desc.RotationEnabled) {
+		detail += "; rotation enabled"
+		if f := aws.ToString(desc.RotationLambdaARN); f != "" {
+			detail += " with " + f
+		}
+	} else {
+		detail += "; rotation not enabled (rotator rotate does not need it)"
+	}
+	add(catalog.Check{Name: "secret exists", Status: catalog.Pass, Detail: detail})
+
+	current := versionWith(desc.VersionIdsToStages, "AWSCURRENT")
+	pending := versionWith(desc.VersionIdsToStages, "AWSPENDING")
+	switch {
+	case current == "":
+		add(catalog.Check{Name: "versions", Status: catalog.Fail, Detail: "no version is labelled AWSCURRENT", Fix: "store a value: aws secretsmanager put-secret-value --secret-id " + arn + " --secret-string file://value.json"})
+		return finish()
+	case pending != "" && pending != current:
+		add(catalog.Check{Name: "versions", Status: catalog.Pass, Detail: fmt.Sprintf("AWSCURRENT is %s; an unfinished rotation left AWSPENDING on %s: Secrets Manager reattempts it, rotator rotate takes the label over", current, pending)})
+	default:
+		add(catalog.Check{Name: "versions", Status: catalog.Pass, Detail: fmt.Sprintf("AWSCURRENT is %s; no rotation in progress", current)})
+	}
+
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String("AWSCURRENT")})
+	if err != nil {
+		add(catalog.Check{Name: "secret value readable", Status: catalog.Fail, Detail: (&smError{op: "GetSecretValue", id: arn, err: err}).Error(), Fix: apiFix(err, "--secret-id")})
+		return finish()
+	}
+	if out.SecretString == nil {
+		add(catalog.Check{Name: "secret value readable", Status: catalog.Fail, Detail: "the secret holds binary data (SecretBinary)", Fix: "store the credentials as a JSON string (SecretString)"})
+		return finish()
+	}
+	scrub.Add(*out.SecretString)
+	add(catalog.Check{Name: "secret value readable", Status: catalog.Pass, Detail: "AWSCURRENT read"})
+	cur, err := rotator.ParseSecret(*out.SecretString)
+	if err != nil {
+		add(catalog.Check{Name: "secret value is JSON", Status: catalog.Fail, Detail: err.Error(),
+			Fix: `store a JSON object, e.g. {"engine":"postgres","host":"db.example.com","port":5432,"username":"app","password":"...","dbname":"app"}`})
+		return finish()
+	}
+	scrub.AddSecret(cur)
+	add(catalog.Check{Name: "secret value is JSON", Status: catalog.Pass, Detail: "fields: " + strings.Join(cur.Fields(), ", ")})
+
+	getSecret := func(ctx context.Context, id string) (*rotator.Secret, error) {
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
+		if err != nil {
+			return nil, &smError{op: "GetSecretValue", id: id, err: err}
+		}
+		if out.SecretString == nil {
+			return nil, errors.New("the secret holds binary data, not a JSON string")
+		}
+		scrub.Add(*out.SecretString)
+		s, err := rotator.ParseSecret(*out.SecretString)
+		if err != nil {
+			return nil, err
+		}
+		scrub.AddSecret(s)
+		return s, nil
+	}
+	add(fn.Preflight(ctx, catalog.PreflightInput{Current: cur, GetSecret: getSecret})...)
+	return finish()
+}
+
+// printChecks prints the table: check, result, detail, fix.
+func printChecks(w io.Writer, checks []catalog.Check) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL\tFIX")
+	counts := map[catalog.Status]int{}
+	for _, ch := range checks {
+		counts[ch.Status]++
+		fix := ch.Fix
+		if fix == "" {
+			fix = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", oneLine(ch.Name), ch.Status, oneLine(ch.Detail), oneLine(fix))
+	}
+	_ = tw.Flush()
+	verdict := "ready to rotate"
+	if counts[catalog.Fail] > 0 {
+		verdict = "fix the failures above before rotating"
+	}
+	plural := "s"
+	if len(checks) == 1 {
+		plural = ""
+	}
+	fmt.Fprintf(w, "\n%d check%s: %d passed, %d failed, %d skipped: %s.\n", len(checks), plural, counts[catalog.Pass], counts[catalog.Fail], counts[catalog.Skip], verdict)
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\t", " ")), " ")
+}
+
+type jsonCheck struct {
+	Check  string `json:"check"`
+	Result string `json:"result"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+func printChecksJSON(w io.Writer, checks []catalog.Check) {
+	out := make([]jsonCheck, len(checks))
+	for i, ch := range checks {
+		out[i] = jsonCheck{Check: ch.Name, Result: string(ch.Status), Detail: ch.Detail, Fix: ch.Fix}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(out)
+}

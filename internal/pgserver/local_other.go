@@ -1,0 +1,13 @@
+//go:build !unix
+
+package pgserver
+
+import "context"
+
+func findBinaries(string) (string, string) {
+	return "", "local servers are supported on Unix systems only"
+}
+
+func startLocal(context.Context, Options, string) (*Server, string, error) {
+	return nil, "local servers are supported on Unix systems only", nil
+}

@@ -1,0 +1,308 @@
+// Package pgserver starts a throwaway PostgreSQL server outside of tests:
+// for `rotator demo`, and for anything else that wants a real server for a
+// few seconds and no setup. It is what internal/pgtest does for tests,
+// without the testing package (pgtest can wrap it).
+//
+// A server comes from the first of these that works, tried in order:
+//
+//  1. a container started by testcontainers-go, when a Docker engine is
+//     reachable (its health check fails fast when it is not);
+//  2. a cluster made by initdb from locally installed binaries ($ROTATOR_
+//     POSTGRES_BINDIR, `pg_config --bindir`, /usr/lib/postgresql/*/bin or
+//     $PATH) in a temporary directory, listening on 127.0.0.1 on a free
+//     port, with password authentication for every connection. Run as root,
+//     the server runs as the `postgres` OS user (PostgreSQL refuses root).
+//
+// A local server gets a parent-death signal, so it stops when the process
+// that started it dies, however it dies; a directory left behind that way
+// is removed by the next Start.
+package pgserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Environment variables read by Start (Options override them).
+const (
+	// EnvMode: "container" or "local" to allow only that source.
+	EnvMode = "ROTATOR_POSTGRES_MODE"
+	// EnvBinDir: the directory holding initdb and postgres.
+	EnvBinDir = "ROTATOR_POSTGRES_BINDIR"
+	// EnvImage: the container image (default postgres:16-alpine).
+	EnvImage = "ROTATOR_POSTGRES_IMAGE"
+)
+
+// Mode says where a server came from.
+type Mode string
+
+// The sources of a server.
+const (
+	ModeContainer Mode = "container"
+	ModeLocal     Mode = "local"
+)
+
+// ErrUnavailable: no source of a server works on this machine. The error
+// that wraps it says why for each source.
+var ErrUnavailable = errors.New("no PostgreSQL server available")
+
+// Options configure Start.
+type Options struct {
+	// Mode restricts the source ("" tries container, then local; default
+	// from $ROTATOR_POSTGRES_MODE).
+	Mode Mode
+	// BinDir is where initdb and postgres are (default: searched).
+	BinDir string
+	// Image is the container image (default postgres:16-alpine).
+	Image string
+	// PasswordEncryption is "scram-sha-256" (default) or "md5".
+	PasswordEncryption string
+	// TLSHosts turns TLS on, with a server certificate for these hosts
+	// (e.g. "127.0.0.1", "localhost") signed by a CA made for the server.
+	TLSHosts []string
+	// LogStatements sets log_statement=all (every statement in the log).
+	LogStatements bool
+}
+
+// Server is a running PostgreSQL server.
+type Server struct {
+	// Mode is where the server came from.
+	Mode Mode
+	// Host and Port are the TCP address to connect to.
+	Host string
+	Port int
+	// SuperUser and SuperPassword are a superuser's credentials.
+	SuperUser, SuperPassword string
+	// Database always exists ("postgres").
+	Database string
+	// Version is the server_version ("16.4"), VersionNum its
+	// server_version_num (160004).
+	Version    string
+	VersionNum int
+	// DataDir and LogFile: local mode only.
+	DataDir, LogFile string
+	// TLS is true when the server accepts TLS; CAPEM is then the CA that
+	// signed its certificate, and CAFile a file holding it.
+	TLS    bool
+	CAPEM  []byte
+	CAFile string
+	// PasswordEncryption is the server's password_encryption.
+	PasswordEncryption string
+
+	stopFn   func() error
+	logFn    func() (string, error)
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts a server. ctx bounds the start-up only. Call Stop when done.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	if opts.PasswordEncryption == "" {
+		opts.PasswordEncryption = "scram-sha-256"
+	}
+	switch opts.PasswordEncryption {
+	case "scram-sha-256", "md5":
+	default:
+		return nil, fmt.Errorf("pgserver: password encryption %q is not scram-sha-256 or md5", opts.PasswordEncryption)
+	}
+	if opts.Mode == "" {
+		opts.Mode = Mode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode))))
+	}
+	switch opts.Mode {
+	case "", ModeContainer, ModeLocal:
+	default:
+		return nil, fmt.Errorf("pgserver: mode %q: want container or local", opts.Mode)
+	}
+	if opts.BinDir == "" {
+		opts.BinDir = os.Getenv(EnvBinDir)
+	}
+	if opts.Image == "" {
+		opts.Image = os.Getenv(EnvImage)
+	}
+	if opts.Image == "" {
+		opts.Image = "postgres:16-alpine"
+	}
+
+	var reasons []string
+	if opts.Mode == "" || opts.Mode == ModeContainer {
+		if ok, why := dockerAvailable(ctx); ok {
+			return startContainer(ctx, opts)
+		} else {
+			reasons = append(reasons, "no Docker engine ("+why+")")
+		}
+	}
+	if opts.Mode == "" || opts.Mode == ModeLocal {
+		bindir, why := findBinaries(opts.BinDir)
+		if bindir != "" {
+			s, skip, err := startLocal(ctx, opts, bindir)
+			if skip == "" {
+				return s, err
+			}
+			reasons = append(reasons, skip)
+		} else {
+			reasons = append(reasons, "no local PostgreSQL binaries ("+why+")")
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(reasons, "; "))
+}
+
+// Stop stops the server and removes its files. It is safe to call twice.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.stopFn != nil {
+			s.stopErr = s.stopFn()
+		}
+	})
+	return s.stopErr
+}
+
+// ReadLog returns the server log.
+func (s *Server) ReadLog() (string, error) {
+	if s.logFn == nil {
+		return "", errors.New("pgserver: no log for this server")
+	}
+	return s.logFn()
+}
+
+// ConnConfig returns a pgx configuration for user, built field by field
+// (db "" means s.Database). TLS is verified against the server's CA when
+// the server has TLS, and off otherwise.
+func (s *Server) ConnConfig(user, password, db string) (*pgx.ConnConfig, error) {
+	if db == "" {
+		db = s.Database
+	}
+	cc, err := pgx.ParseConfig("")
+	if err != nil {
+		return nil, fmt.Errorf("pgserver: default connection config: %w", err)
+	}
+	cc.Host, cc.Port, cc.User, cc.Password, cc.Database = s.Host, uint16(s.Port), user, password, db
+	cc.ConnectTimeout = 10 * time.Second
+	cc.Fallbacks = nil
+	cc.RuntimeParams = map[string]string{"application_name": "rotator-pgserver"}
+	cc.TLSConfig = nil
+	if s.TLS {
+		cc.TLSConfig = tlsClientConfig(s.Host, s.CAPEM)
+	}
+	return cc, nil
+}
+
+// Connect opens a connection as user (db "" means s.Database).
+func (s *Server) Connect(ctx context.Context, user, password, db string) (*pgx.Conn, error) {
+	cc, err := s.ConnConfig(user, password, db)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cc)
+}
+
+// Exec runs one statement as the superuser.
+func (s *Server) Exec(ctx context.Context, sql string, args ...any) error {
+	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
+	if err != nil {
+		return fmt.Errorf("pgserver: connect as superuser: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("pgserver: %w", err)
+	}
+	return nil
+}
+
+// CreateRole creates a login role whose password is hashed here
+// (SCRAM-SHA-256, or md5 when the server says md5): the plaintext never
+// reaches the server or its log. attrs are extra role options as SQL
+// keywords ("CREATEROLE").
+func (s *Server) CreateRole(ctx context.Context, name, password string, attrs ...string) error {
+	for _, a := range attrs {
+		if !attrOK(a) {
+			return fmt.Errorf("pgserver: CreateRole: attribute %q is not plain SQL keywords", a)
+		}
+	}
+	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
+	if err != nil {
+		return fmt.Errorf("pgserver: connect as superuser: %w", err)
+	}
+	defer conn.Close(context.Background())
+	opts := append([]string{"LOGIN"}, attrs...)
+	if password != "" {
+		var enc string
+		if err := conn.QueryRow(ctx, "SHOW password_encryption").Scan(&enc); err != nil {
+			return fmt.Errorf("pgserver: %w", err)
+		}
+		v := hashPassword(enc, name, password)
+		if !verifierRE.MatchString(v) {
+			return errors.New("pgserver: unexpected verifier form")
+		}
+		opts = append(opts, "PASSWORD '"+v+"'")
+	}
+	sql := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " WITH " + strings.Join(opts, " ")
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("pgserver: create role %q: %w", name, err)
+	}
+	return nil
+}
+
+func attrOK(a string) bool {
+	if a == "" || !(a[0] >= 'A' && a[0] <= 'Z' || a[0] >= 'a' && a[0] <= 'z') {
+		return false
+	}
+	for _, c := range a {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == ' ') {
+			return false
+		}
+	}
+	return true
+}
+
+// CanLogin reports whether user logs in with password: nil when it does,
+// else the server's refusal.
+func (s *Server) CanLogin(ctx context.Context, user, password string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := s.Connect(ctx, user, password, "")
+	if err != nil {
+		return err
+	}
+	return conn.Close(ctx)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// readVersion fills s.Version and s.PasswordEncryption through a
+// superuser connection, proving that password authentication works.
+func (s *Server) readVersion(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	return conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_setting('password_encryption')").
+		Scan(&s.Version, &s.VersionNum, &s.PasswordEncryption)
+}
+
+// RoleExists reports whether a role exists.
+func (s *Server) RoleExists(ctx context.Context, name string) (bool, error) {
+	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
+	if err != nil {
+		return false, fmt.Errorf("pgserver: connect as superuser: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var ok bool
+	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1)", name).Scan(&ok)
+	return ok, err
+}
