@@ -72,6 +72,11 @@ func TestPostgresRotateSingleUser(t *testing.T) {
 	if srv.VersionOf(arn, "AWSCURRENT") == before || srv.VersionOf(arn, "AWSPREVIOUS") != before {
 		t.Fatal("AWSCURRENT did not move")
 	}
+	// As Secrets Manager does after a rotation it ran, the command takes
+	// AWSPENDING off the version that is now AWSCURRENT.
+	if p := srv.VersionOf(arn, "AWSPENDING"); p != "" {
+		t.Fatalf("AWSPENDING left on %s after a successful rotation", p)
+	}
 	if v, _ := cur.String("note"); v != "kept" {
 		t.Fatal("a field was not carried over")
 	}

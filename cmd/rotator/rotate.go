@@ -287,6 +287,20 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 			break
 		}
 	}
+	if res.Failed == nil && !r.dryRun {
+		// Secrets Manager itself takes AWSPENDING off the new AWSCURRENT
+		// version once a rotation it ran has succeeded; this command plays
+		// its part, so it does the same (a label left there makes some
+		// implementations refuse the next RotateSecret).
+		_, err := r.sm.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId:            aws.String(res.ARN),
+			VersionStage:        aws.String("AWSPENDING"),
+			RemoveFromVersionId: aws.String(res.Token),
+		})
+		if err != nil && r.progress != nil {
+			fmt.Fprintf(r.progress, "  note    could not remove AWSPENDING from the new version: %v\n", err)
+		}
+	}
 
 	// What Secrets Manager holds now, with a context that an interrupt
 	// did not cancel: the user needs to know where things stand.
