@@ -287,14 +287,10 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 		return false, ErrTokenNotPending
 	}
 	r.currentID = currentID
-	pending, err := h.strategy.CreatePending(ctx, r)
+	pending, err := h.buildPending(ctx, r)
 	if err != nil {
 		return false, err
 	}
-	if pending == nil {
-		return false, errors.New("strategy returned no pending value")
-	}
-	r.scrub.AddSecret(pending)
 	value, err := pending.Value()
 	if err != nil {
 		return false, err
@@ -328,6 +324,20 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 	}
 	r.Logger.Info("pending version stored")
 	return false, nil
+}
+
+// buildPending asks the strategy for the pending value and registers its
+// secrets with the scrubber before anything can print it.
+func (h *Handler) buildPending(ctx context.Context, r *Rotation) (*Secret, error) {
+	pending, err := h.strategy.CreatePending(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if pending == nil {
+		return nil, errors.New("strategy returned no pending value")
+	}
+	r.scrub.AddSecret(pending)
+	return pending, nil
 }
 
 // setOrTest runs setSecret or testSecret. One GetSecretValue at the token
@@ -392,14 +402,10 @@ func (h *Handler) dryRunSetOrTest(ctx context.Context, r *Rotation) (noop bool, 
 		return true, nil
 	}
 	r.currentID = currentID
-	pending, err := h.strategy.CreatePending(ctx, r)
+	pending, err := h.buildPending(ctx, r)
 	if err != nil {
 		return false, err
 	}
-	if pending == nil {
-		return false, errors.New("strategy returned no pending value")
-	}
-	r.scrub.AddSecret(pending)
 	r.pending = pending
 	return false, h.strategy.SetPending(ctx, r)
 }

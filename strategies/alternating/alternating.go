@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/strategies"
 )
 
 // FieldAlternateUsername names a pre-created second user in the secret.
@@ -27,11 +28,7 @@ const DefaultCloneSuffix = "_clone"
 
 // Engine is what the alternating-users strategy needs from an engine.
 type Engine interface {
-	// Validate checks a secret's fields for this engine, changing nothing.
-	Validate(s *rotator.Secret) error
-	// Login connects with the secret's credentials and checks the session
-	// belongs to its user.
-	Login(ctx context.Context, s *rotator.Secret) error
+	strategies.Checker
 	// SetPassword gives a user a new password.
 	SetPassword(ctx context.Context, req rotator.SetPasswordRequest) error
 	// EnsureUser creates a user when missing (as a clone of a template),
@@ -69,10 +66,7 @@ func New(e Engine, opts ...Option) *Strategy {
 }
 
 func (s *Strategy) validate(name string, sec *rotator.Secret) error {
-	if err := s.engine.Validate(sec); err != nil {
-		return fmt.Errorf("%s secret: %w", name, err)
-	}
-	return nil
+	return strategies.Validate(s.engine, name, sec)
 }
 
 // users returns the base user, the user to rotate to, and whether the
@@ -201,17 +195,7 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 
 // TestPending logs in as the pending user.
 func (s *Strategy) TestPending(ctx context.Context, r *rotator.Rotation) error {
-	pending, err := r.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.validate("pending", pending); err != nil {
-		return err
-	}
-	if err := s.engine.Login(ctx, pending); err != nil {
-		return fmt.Errorf("log in with pending credentials: %w", err)
-	}
-	return nil
+	return strategies.TestPending(ctx, s.engine, r)
 }
 
 // withConnection fills the master's missing connection fields from the

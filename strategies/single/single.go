@@ -8,16 +8,12 @@ import (
 	"fmt"
 
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/strategies"
 )
 
 // Engine is what the single-user strategy needs from a database engine.
 type Engine interface {
-	// Validate checks a secret's fields for this engine (engine name,
-	// host, port, username, password), changing nothing.
-	Validate(s *rotator.Secret) error
-	// Login connects with the secret's credentials and checks the session
-	// belongs to its user. A rejected credential wraps rotator.ErrLoginFailed.
-	Login(ctx context.Context, s *rotator.Secret) error
+	strategies.Checker
 	// SetPassword gives a user a new password.
 	SetPassword(ctx context.Context, req rotator.SetPasswordRequest) error
 }
@@ -35,10 +31,7 @@ var (
 func New(e Engine) *Strategy { return &Strategy{engine: e} }
 
 func (s *Strategy) validate(name string, sec *rotator.Secret) error {
-	if err := s.engine.Validate(sec); err != nil {
-		return fmt.Errorf("%s secret: %w", name, err)
-	}
-	return nil
+	return strategies.Validate(s.engine, name, sec)
 }
 
 // CreatePending copies the current value, every field included, with a new
@@ -116,17 +109,7 @@ func (s *Strategy) setWith(ctx context.Context, r *rotator.Rotation, conn, pendi
 
 // TestPending logs in with the pending password.
 func (s *Strategy) TestPending(ctx context.Context, r *rotator.Rotation) error {
-	pending, err := r.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.validate("pending", pending); err != nil {
-		return err
-	}
-	if err := s.engine.Login(ctx, pending); err != nil {
-		return fmt.Errorf("log in with pending password: %w", err)
-	}
-	return nil
+	return strategies.TestPending(ctx, s.engine, r)
 }
 
 // pair fetches and checks current and pending: the pending value may change
