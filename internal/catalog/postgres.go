@@ -8,10 +8,17 @@ import (
 	"github.com/rotatorkit/rotator/engines/postgres"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/strategies/alternating"
+	"github.com/rotatorkit/rotator/strategies/single"
 )
 
 // newPostgres builds the engine as the Lambda functions do: from the
 // environment ($ROTATOR_PG_CA_BUNDLE, $ROTATOR_PG_SSLMODE).
+// The PostgreSQL engine provides what both strategies ask of an engine.
+var (
+	_ single.Engine      = (*postgres.Engine)(nil)
+	_ alternating.Engine = (*postgres.Engine)(nil)
+)
+
 func newPostgres() (*postgres.Engine, error) {
 	return postgres.NewFromEnv()
 }
