@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -99,7 +100,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		cmd = append(cmd, "-c", "ssl=on",
 			"-c", "ssl_cert_file="+containerSSLDir+"server.cert",
 			"-c", "ssl_key_file="+containerSSLDir+"server.key")
-		s.TLS, s.CAPEM, s.CAFile = true, b.caPEM, ca
+		s.TLS, s.CAPEM, s.CAFile, s.TLSHosts = true, b.caPEM, ca, slices.Clone(opts.TLSHosts)
 	}
 	copts = append(copts, testcontainers.WithCmd(cmd...))
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,8 +23,9 @@ import (
 const localDirPrefix = "rotator-pgserver-"
 
 // findBinaries returns the directory holding initdb and postgres, or "" and
-// why not.
-func findBinaries(dir string) (string, string) {
+// why not. dir "" means search; what names a given dir in the reason, and
+// envName is the variable that sets it.
+func findBinaries(dir, what, envName string) (string, string) {
 	has := func(dir string) bool {
 		for _, b := range []string{"initdb", "postgres"} {
 			if fi, err := os.Stat(filepath.Join(dir, b)); err != nil || fi.IsDir() {
@@ -36,7 +38,7 @@ func findBinaries(dir string) (string, string) {
 		if has(dir) {
 			return dir, ""
 		}
-		return "", fmt.Sprintf("%s holds no initdb and postgres", dir)
+		return "", what + " holds no initdb and postgres"
 	}
 	var candidates []string
 	if pgc, err := exec.LookPath("pg_config"); err == nil {
@@ -58,7 +60,7 @@ func findBinaries(dir string) (string, string) {
 			return c, ""
 		}
 	}
-	return "", "initdb and postgres not found via pg_config, /usr/lib/postgresql/*/bin or $PATH; set $" + EnvBinDir
+	return "", "initdb and postgres not found via pg_config, /usr/lib/postgresql/*/bin or $PATH; set $" + envName
 }
 
 // versionOf extracts the major version from paths like
@@ -225,7 +227,7 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		if err != nil {
 			return nil, "", err
 		}
-		s.TLS, s.CAPEM = true, b.caPEM
+		s.TLS, s.CAPEM, s.TLSHosts = true, b.caPEM, slices.Clone(opts.TLSHosts)
 		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile)
 	}
 

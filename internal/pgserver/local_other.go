@@ -4,7 +4,7 @@ package pgserver
 
 import "context"
 
-func findBinaries(string) (string, string) {
+func findBinaries(_, _, _ string) (string, string) {
 	return "", "local servers are supported on Unix systems only"
 }
 

@@ -1,21 +1,3 @@
-// Package pgserver starts a throwaway PostgreSQL server outside of tests:
-// for `rotator demo`, and for anything else that wants a real server for a
-// few seconds and no setup. It is what internal/pgtest does for tests,
-// without the testing package (pgtest can wrap it).
-//
-// A server comes from the first of these that works, tried in order:
-//
-//  1. a container started by testcontainers-go, when a Docker engine is
-//     reachable (its health check fails fast when it is not);
-//  2. a cluster made by initdb from locally installed binaries ($ROTATOR_
-//     POSTGRES_BINDIR, `pg_config --bindir`, /usr/lib/postgresql/*/bin or
-//     $PATH) in a temporary directory, listening on 127.0.0.1 on a free
-//     port, with password authentication for every connection. Run as root,
-//     the server runs as the `postgres` OS user (PostgreSQL refuses root).
-//
-// A local server gets a parent-death signal, so it stops when the process
-// that started it dies, however it dies; a directory left behind that way
-// is removed by the next Start.
 package pgserver
 
 import (
@@ -25,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,14 +15,17 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Environment variables read by Start (Options override them).
+// Environment variables read by Start (Options override them), named with
+// the default [Options.EnvPrefix].
 const (
+	// DefaultEnvPrefix begins the names of the variables below.
+	DefaultEnvPrefix = "ROTATOR_POSTGRES_"
 	// EnvMode: "container" or "local" to allow only that source.
-	EnvMode = "ROTATOR_POSTGRES_MODE"
+	EnvMode = DefaultEnvPrefix + "MODE"
 	// EnvBinDir: the directory holding initdb and postgres.
-	EnvBinDir = "ROTATOR_POSTGRES_BINDIR"
+	EnvBinDir = DefaultEnvPrefix + "BINDIR"
 	// EnvImage: the container image (default postgres:16-alpine).
-	EnvImage = "ROTATOR_POSTGRES_IMAGE"
+	EnvImage = DefaultEnvPrefix + "IMAGE"
 )
 
 // Mode says where a server came from.
@@ -51,19 +37,43 @@ const (
 	ModeLocal     Mode = "local"
 )
 
-// ErrUnavailable: no source of a server works on this machine. The error
-// that wraps it says why for each source.
+// ErrUnavailable: no source of a server works on this machine. Start then
+// returns an *UnavailableError, which wraps it and says why for each source.
 var ErrUnavailable = errors.New("no PostgreSQL server available")
+
+// UnavailableError is Start's error when no source works: errors.Is(err,
+// ErrUnavailable) holds for it.
+type UnavailableError struct {
+	// Reasons says, for each source tried, why it is not available.
+	Reasons []string
+}
+
+func (e *UnavailableError) Error() string {
+	return ErrUnavailable.Error() + ": " + strings.Join(e.Reasons, "; ")
+}
+
+// Unwrap returns ErrUnavailable.
+func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
+
+// ErrNoLog: the server's log cannot be read (a Server that Start did not
+// make, such as one describing an existing server).
+var ErrNoLog = errors.New("pgserver: no log for this server")
 
 // Options configure Start.
 type Options struct {
 	// Mode restricts the source ("" tries container, then local; default
 	// from $ROTATOR_POSTGRES_MODE).
 	Mode Mode
-	// BinDir is where initdb and postgres are (default: searched).
+	// BinDir is where initdb and postgres are (default from
+	// $ROTATOR_POSTGRES_BINDIR, else searched).
 	BinDir string
-	// Image is the container image (default postgres:16-alpine).
+	// Image is the container image (default from $ROTATOR_POSTGRES_IMAGE,
+	// else postgres:16-alpine).
 	Image string
+	// EnvPrefix names the environment variables read for Mode, BinDir and
+	// Image when they are empty: EnvPrefix+"MODE", +"BINDIR" and +"IMAGE"
+	// (default DefaultEnvPrefix). internal/pgtest uses its own.
+	EnvPrefix string
 	// PasswordEncryption is "scram-sha-256" (default) or "md5".
 	PasswordEncryption string
 	// TLSHosts turns TLS on, with a server certificate for these hosts
@@ -75,7 +85,10 @@ type Options struct {
 
 // Server is a running PostgreSQL server.
 type Server struct {
-	// Mode is where the server came from.
+	// Mode is where the server came from: ModeContainer or ModeLocal for a
+	// server from Start. Code that fills in a Server for a server it did
+	// not start (internal/pgtest's $ROTATOR_TEST_POSTGRES_DSN) uses a mode
+	// of its own; Stop then does nothing and ReadLog returns ErrNoLog.
 	Mode Mode
 	// Host and Port are the TCP address to connect to.
 	Host string
@@ -95,8 +108,13 @@ type Server struct {
 	TLS    bool
 	CAPEM  []byte
 	CAFile string
+	// TLSHosts are the names and addresses in the server certificate.
+	TLSHosts []string
 	// PasswordEncryption is the server's password_encryption.
 	PasswordEncryption string
+	// ApplicationName is the application_name of the connections made
+	// through ConnConfig (default "rotator-pgserver").
+	ApplicationName string
 
 	stopFn   func() error
 	logFn    func() (string, error)
@@ -114,19 +132,24 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	default:
 		return nil, fmt.Errorf("pgserver: password encryption %q is not scram-sha-256 or md5", opts.PasswordEncryption)
 	}
+	if opts.EnvPrefix == "" {
+		opts.EnvPrefix = DefaultEnvPrefix
+	}
 	if opts.Mode == "" {
-		opts.Mode = Mode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode))))
+		opts.Mode = Mode(strings.ToLower(strings.TrimSpace(os.Getenv(opts.EnvPrefix + "MODE"))))
 	}
 	switch opts.Mode {
 	case "", ModeContainer, ModeLocal:
 	default:
 		return nil, fmt.Errorf("pgserver: mode %q: want container or local", opts.Mode)
 	}
+	binDirWhat := opts.BinDir // how findBinaries names it
 	if opts.BinDir == "" {
-		opts.BinDir = os.Getenv(EnvBinDir)
+		opts.BinDir = os.Getenv(opts.EnvPrefix + "BINDIR")
+		binDirWhat = "$" + opts.EnvPrefix + "BINDIR=" + opts.BinDir
 	}
 	if opts.Image == "" {
-		opts.Image = os.Getenv(EnvImage)
+		opts.Image = os.Getenv(opts.EnvPrefix + "IMAGE")
 	}
 	if opts.Image == "" {
 		opts.Image = "postgres:16-alpine"
@@ -141,7 +164,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	if opts.Mode == "" || opts.Mode == ModeLocal {
-		bindir, why := findBinaries(opts.BinDir)
+		bindir, why := findBinaries(opts.BinDir, binDirWhat, opts.EnvPrefix+"BINDIR")
 		if bindir != "" {
 			s, skip, err := startLocal(ctx, opts, bindir)
 			if skip == "" {
@@ -152,7 +175,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			reasons = append(reasons, "no local PostgreSQL binaries ("+why+")")
 		}
 	}
-	return nil, fmt.Errorf("%w: %s", ErrUnavailable, strings.Join(reasons, "; "))
+	return nil, &UnavailableError{Reasons: reasons}
 }
 
 // Stop stops the server and removes its files. It is safe to call twice.
@@ -168,14 +191,18 @@ func (s *Server) Stop() error {
 // ReadLog returns the server log.
 func (s *Server) ReadLog() (string, error) {
 	if s.logFn == nil {
-		return "", errors.New("pgserver: no log for this server")
+		return "", ErrNoLog
 	}
 	return s.logFn()
 }
 
-// ConnConfig returns a pgx configuration for user, built field by field
-// (db "" means s.Database). TLS is verified against the server's CA when
-// the server has TLS, and off otherwise.
+// ConnConfig returns a pgx configuration for user, built field by field,
+// never by pasting values into a connection string (db "" means
+// s.Database). On a TLS server the connection uses TLS and checks that the
+// server's certificate chains to s.CAPEM; otherwise TLS is off. The host
+// name is not checked: the CA was made for this server and signed nothing
+// else, and TLSHosts may name other hosts on purpose (to test a client's
+// host name verification).
 func (s *Server) ConnConfig(user, password, db string) (*pgx.ConnConfig, error) {
 	if db == "" {
 		db = s.Database
@@ -187,10 +214,14 @@ func (s *Server) ConnConfig(user, password, db string) (*pgx.ConnConfig, error) 
 	cc.Host, cc.Port, cc.User, cc.Password, cc.Database = s.Host, uint16(s.Port), user, password, db
 	cc.ConnectTimeout = 10 * time.Second
 	cc.Fallbacks = nil
-	cc.RuntimeParams = map[string]string{"application_name": "rotator-pgserver"}
+	app := s.ApplicationName
+	if app == "" {
+		app = "rotator-pgserver"
+	}
+	cc.RuntimeParams = map[string]string{"application_name": app}
 	cc.TLSConfig = nil
 	if s.TLS {
-		cc.TLSConfig = tlsClientConfig(s.Host, s.CAPEM)
+		cc.TLSConfig = tlsClientConfig(s.CAPEM)
 	}
 	return cc, nil
 }
@@ -222,6 +253,13 @@ func (s *Server) Exec(ctx context.Context, sql string, args ...any) error {
 // reaches the server or its log. attrs are extra role options as SQL
 // keywords ("CREATEROLE").
 func (s *Server) CreateRole(ctx context.Context, name, password string, attrs ...string) error {
+	return s.CreateRoleWith(ctx, name, password, append([]string{"LOGIN"}, attrs...)...)
+}
+
+// CreateRoleWith is CreateRole without the implied LOGIN: the role gets
+// exactly attrs ("LOGIN", "CREATEROLE", "CONNECTION LIMIT 3"), and no
+// password when password is "".
+func (s *Server) CreateRoleWith(ctx context.Context, name, password string, attrs ...string) error {
 	for _, a := range attrs {
 		if !attrOK(a) {
 			return fmt.Errorf("pgserver: CreateRole: attribute %q is not plain SQL keywords", a)
@@ -232,7 +270,7 @@ func (s *Server) CreateRole(ctx context.Context, name, password string, attrs ..
 		return fmt.Errorf("pgserver: connect as superuser: %w", err)
 	}
 	defer conn.Close(context.Background())
-	opts := append([]string{"LOGIN"}, attrs...)
+	opts := slices.Clone(attrs)
 	if password != "" {
 		var enc string
 		if err := conn.QueryRow(ctx, "SHOW password_encryption").Scan(&enc); err != nil {
@@ -244,7 +282,10 @@ func (s *Server) CreateRole(ctx context.Context, name, password string, attrs ..
 		}
 		opts = append(opts, "PASSWORD '"+v+"'")
 	}
-	sql := "CREATE ROLE " + pgx.Identifier{name}.Sanitize() + " WITH " + strings.Join(opts, " ")
+	sql := "CREATE ROLE " + pgx.Identifier{name}.Sanitize()
+	if len(opts) > 0 {
+		sql += " WITH " + strings.Join(opts, " ")
+	}
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("pgserver: create role %q: %w", name, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 func start(t *testing.T, opts Options) *Server {
@@ -68,20 +70,61 @@ func TestPostgresStartLoginStop(t *testing.T) {
 }
 
 func TestPostgresTLS(t *testing.T) {
-	s := start(t, Options{TLSHosts: []string{"127.0.0.1", "localhost"}, PasswordEncryption: "md5"})
+	// A certificate that does not name s.Host: ConnConfig checks the chain
+	// to the server's own CA, not the name.
+	s := start(t, Options{TLSHosts: []string{"db.rotator.invalid"}, PasswordEncryption: "md5"})
 	ctx := context.Background()
+	if len(s.TLSHosts) != 1 || s.TLSHosts[0] != "db.rotator.invalid" {
+		t.Fatalf("TLSHosts = %q", s.TLSHosts)
+	}
+	s.ApplicationName = "pgserver-tls-test"
 	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
 	var ssl bool
-	var enc string
-	if err := conn.QueryRow(ctx, "SELECT ssl, current_setting('password_encryption') FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl, &enc); err != nil {
+	var enc, app string
+	if err := conn.QueryRow(ctx, "SELECT ssl, current_setting('password_encryption'), current_setting('application_name') FROM pg_stat_ssl WHERE pid = pg_backend_pid()").Scan(&ssl, &enc, &app); err != nil {
 		t.Fatal(err)
 	}
-	if !ssl || enc != "md5" {
-		t.Fatalf("ssl=%v password_encryption=%s", ssl, enc)
+	if !ssl || enc != "md5" || app != s.ApplicationName {
+		t.Fatalf("ssl=%v password_encryption=%s application_name=%s", ssl, enc, app)
+	}
+
+	// A role with exactly the attributes given: no implied LOGIN.
+	if err := s.CreateRoleWith(ctx, "nologin", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CanLogin(ctx, "nologin", "pw"); err == nil {
+		t.Fatal("CreateRoleWith without LOGIN made a role that logs in")
+	}
+
+	// A CA that signed nothing is refused.
+	wrong, err := NewCAPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := s.ConnConfig(s.SuperUser, s.SuperPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.TLSConfig = tlsClientConfig(wrong)
+	if c, err := pgx.ConnectConfig(ctx, cc); err == nil {
+		_ = c.Close(ctx)
+		t.Fatal("connected with a CA that did not sign the server's certificate")
+	}
+}
+
+func TestUnavailableReasons(t *testing.T) {
+	t.Setenv("PGSERVER_TEST_BINDIR", "/nonexistent")
+	_, err := Start(context.Background(), Options{Mode: ModeLocal, EnvPrefix: "PGSERVER_TEST_"})
+	var none *UnavailableError
+	if !errors.As(err, &none) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(none.Reasons) != 1 || !strings.Contains(none.Reasons[0], "$PGSERVER_TEST_BINDIR=/nonexistent holds no initdb") {
+		t.Fatalf("reasons = %q", none.Reasons)
 	}
 }
 

@@ -6,10 +6,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rotatorkit/rotator/internal/pgserver"
 )
 
 // startDSN uses the server named by $ROTATOR_TEST_POSTGRES_DSN. It cannot
 // configure that server, so options that need to return a skip reason.
+// The Server has no stop function and no log: Stop leaves the server
+// running, and ReadLog skips.
 func startDSN(cfg config, dsn string) (*Server, string, error) {
 	if cfg.tls {
 		return nil, "a TLS test server needs container or local mode; $" + EnvDSN + " names a server pgtest cannot configure", nil
@@ -22,14 +26,15 @@ func startDSN(cfg config, dsn string) (*Server, string, error) {
 	if cc.TLSConfig != nil {
 		return nil, "", fmt.Errorf("pgtest: $%s must use sslmode=disable (TLS tests need container or local mode)", EnvDSN)
 	}
-	s := &Server{
-		Mode:          ModeDSN,
-		Host:          cc.Host,
-		Port:          int(cc.Port),
-		SuperUser:     cc.User,
-		SuperPassword: cc.Password,
-		Database:      cc.Database,
-	}
+	s := &Server{Server: &pgserver.Server{
+		Mode:            ModeDSN,
+		Host:            cc.Host,
+		Port:            int(cc.Port),
+		SuperUser:       cc.User,
+		SuperPassword:   cc.Password,
+		Database:        cc.Database,
+		ApplicationName: "pgtest",
+	}}
 	if s.Database == "" {
 		s.Database = "postgres"
 	}
@@ -47,7 +52,8 @@ func startDSN(cfg config, dsn string) (*Server, string, error) {
 	if !super {
 		return nil, "", fmt.Errorf("pgtest: $%s must name a superuser", EnvDSN)
 	}
-	if err := conn.QueryRow(ctx, "SHOW password_encryption").Scan(&s.PasswordEncryption); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version'), current_setting('server_version_num')::int, current_setting('password_encryption')").
+		Scan(&s.Version, &s.VersionNum, &s.PasswordEncryption); err != nil {
 		return nil, "", fmt.Errorf("pgtest: $%s: %w", EnvDSN, err)
 	}
 	if s.PasswordEncryption != cfg.pwEnc {

@@ -1,47 +1,8 @@
-// Package pgtest gives tests a real PostgreSQL server.
-//
-// A server comes from the first of these that works, tried in order:
-//
-//  1. a container started by testcontainers-go, when a Docker engine is
-//     reachable (the provider's health check fails fast when it is not);
-//  2. a throwaway cluster made from locally installed binaries (initdb and
-//     postgres, found through $ROTATOR_TEST_POSTGRES_BINDIR, `pg_config
-//     --bindir`, /usr/lib/postgresql/*/bin or $PATH) in a temporary
-//     directory, listening on 127.0.0.1 on a random free port, with
-//     password authentication (scram-sha-256, or md5 on request) for every
-//     connection. When the test runs as root the server runs as the
-//     `postgres` OS user, since PostgreSQL refuses to run as root;
-//  3. an existing server named by $ROTATOR_TEST_POSTGRES_DSN (a superuser
-//     connection string). Options that need control over the server (TLS,
-//     password_encryption) are not available there.
-//
-// $ROTATOR_TEST_POSTGRES_MODE=container|local|dsn restricts the choice to one
-// of them. When none is available the test is skipped with the reason, or
-// fails when $ROTATOR_REQUIRE_DB=1 (CI sets it, so that a missing server
-// cannot pass as a green run).
-//
-// Two ways to get a server:
-//
-//   - [Shared] starts one server per test binary and option set, on first
-//     use, and [Main] (called from TestMain) stops them all when the tests
-//     end or when the binary gets SIGINT/SIGTERM;
-//   - [Start] starts a server for one test and stops it in t.Cleanup.
-//
-// Local servers are started with a parent-death signal, so even a test
-// binary that crashes or is killed takes its postgres processes with it; a
-// temporary directory left behind that way is removed by the next run.
-//
-// Local and container servers log every statement (log_statement=all), so a
-// test can read [Server.ReadLog] to prove that a plaintext password never
-// reached the server. Helpers in this package never send plaintext passwords
-// either: [Server.CreateRole] hashes them client-side.
 package pgtest
 
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -49,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -68,54 +29,36 @@ const (
 	// EnvRequire: "1" turns "no server available" skips into failures.
 	EnvRequire = "ROTATOR_REQUIRE_DB"
 	// EnvDSN: a superuser connection string for an existing server.
-	EnvDSN = "ROTATOR_TEST_POSTGRES_DSN"
+	EnvDSN = envPrefix + "DSN"
 	// EnvMode: "container", "local" or "dsn" to allow only that source.
-	EnvMode = "ROTATOR_TEST_POSTGRES_MODE"
+	EnvMode = envPrefix + "MODE"
 	// EnvImage: the container image (default postgres:16-alpine).
-	EnvImage = "ROTATOR_TEST_POSTGRES_IMAGE"
+	EnvImage = envPrefix + "IMAGE"
 	// EnvBinDir: the directory holding initdb and postgres.
-	EnvBinDir = "ROTATOR_TEST_POSTGRES_BINDIR"
+	EnvBinDir = envPrefix + "BINDIR"
 )
 
-// Mode says where a server came from.
-type Mode string
+// envPrefix is the pgserver.Options.EnvPrefix of the servers started here,
+// so that pgserver reads EnvMode, EnvImage and EnvBinDir.
+const envPrefix = "ROTATOR_TEST_POSTGRES_"
+
+// Mode says where a server came from: pgserver's modes, and ModeDSN.
+type Mode = pgserver.Mode
 
 // The three sources of a server.
 const (
-	ModeContainer Mode = "container"
-	ModeLocal     Mode = "local"
+	ModeContainer      = pgserver.ModeContainer
+	ModeLocal          = pgserver.ModeLocal
 	ModeDSN       Mode = "dsn"
 )
 
-// Server is a running PostgreSQL server.
+// Server is a running PostgreSQL server: a [pgserver.Server], whose fields
+// (Host, Port, SuperUser, SuperPassword, TLS, CAPEM, ...) and methods
+// taking a context (ConnConfig, Connect, CanLogin, RoleExists,
+// CreateRoleWith) it has, with methods for tests that fail the test instead
+// of returning an error (CreateRole, Exec, Conn, Admin, ReadLog).
 type Server struct {
-	// Mode is where the server came from.
-	Mode Mode
-	// Host and Port are the TCP address to connect to.
-	Host string
-	Port int
-	// SuperUser and SuperPassword are a superuser's credentials.
-	SuperUser, SuperPassword string
-	// Database is the database that always exists ("postgres").
-	Database string
-	// DataDir and LogFile are the cluster directory and the server log
-	// (local mode only; "" otherwise).
-	DataDir, LogFile string
-	// TLS is true when the server accepts TLS; CAPEM is then the PEM
-	// certificate of the CA that signed the server's certificate and
-	// CAFile a file holding it.
-	TLS    bool
-	CAPEM  []byte
-	CAFile string
-	// TLSHosts are the names and addresses in the server certificate.
-	TLSHosts []string
-	// PasswordEncryption is the server's password_encryption setting.
-	PasswordEncryption string
-
-	stopFn   func() error
-	logFn    func() (string, error)
-	stopOnce sync.Once
-	stopErr  error
+	*pgserver.Server
 }
 
 // Option configures a server.
@@ -326,34 +269,35 @@ func unavailable(t testing.TB, reason string) {
 // start picks a source. It returns a reason when no source is available
 // (skip), an error when one is available but failed (fail).
 func start(cfg config) (*Server, string, error) {
-	only := strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode)))
-	switch Mode(only) {
+	only := Mode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode))))
+	switch only {
 	case "", ModeContainer, ModeLocal, ModeDSN:
 	default:
 		return nil, "", fmt.Errorf("pgtest: %s=%q: want container, local or dsn", EnvMode, only)
 	}
 	var reasons []string
-	if only == "" || Mode(only) == ModeContainer {
-		if ok, why := dockerAvailable(); ok {
-			s, err := startContainer(cfg)
-			return register(s, err)
-		} else {
-			reasons = append(reasons, "no Docker engine ("+why+")")
+	if only != ModeDSN {
+		opts := pgserver.Options{
+			Mode:               only,
+			EnvPrefix:          envPrefix,
+			PasswordEncryption: cfg.pwEnc,
+			LogStatements:      true,
 		}
-	}
-	if only == "" || Mode(only) == ModeLocal {
-		bindir, why := findBinaries()
-		if bindir != "" {
-			s, skip, err := startLocal(cfg, bindir)
-			if skip == "" {
-				return register(s, err)
-			}
-			reasons = append(reasons, skip)
-		} else {
-			reasons = append(reasons, "no local PostgreSQL binaries ("+why+")")
+		if cfg.tls {
+			opts.TLSHosts = cfg.tlsHosts
 		}
+		ps, err := pgserver.Start(context.Background(), opts)
+		var none *pgserver.UnavailableError
+		switch {
+		case err == nil:
+			ps.ApplicationName = "pgtest"
+			return register(&Server{Server: ps}, nil)
+		case !errors.As(err, &none):
+			return nil, "", err
+		}
+		reasons = append(reasons, none.Reasons...)
 	}
-	if only == "" || Mode(only) == ModeDSN {
+	if only == "" || only == ModeDSN {
 		if dsn := os.Getenv(EnvDSN); dsn != "" {
 			s, skip, err := startDSN(cfg, dsn)
 			if skip != "" {
@@ -381,80 +325,26 @@ func register(s *Server, err error) (*Server, string, error) {
 	return s, "", nil
 }
 
-// Stop stops the server and removes its files. It is safe to call twice.
+// Stop stops the server and removes its files (a server from
+// $ROTATOR_TEST_POSTGRES_DSN is left running). It is safe to call twice.
 func (s *Server) Stop() error {
-	s.stopOnce.Do(func() {
-		if s.stopFn != nil {
-			s.stopErr = s.stopFn()
-		}
-		untrack(s)
-	})
-	return s.stopErr
+	err := s.Server.Stop()
+	untrack(s)
+	return err
 }
 
 // ReadLog returns the server log. It skips the test where the log is not
 // available (a server from $ROTATOR_TEST_POSTGRES_DSN).
 func (s *Server) ReadLog(t testing.TB) string {
 	t.Helper()
-	if s.logFn == nil {
+	out, err := s.Server.ReadLog()
+	if errors.Is(err, pgserver.ErrNoLog) {
 		t.Skipf("the server log is not available for a %s server", s.Mode)
 	}
-	out, err := s.logFn()
 	if err != nil {
 		t.Fatalf("pgtest: reading the server log: %v", err)
 	}
 	return out
-}
-
-// ConnConfig returns a connection configuration for user, built field by
-// field (never by pasting values into a connection string). db "" means
-// s.Database. On a TLS server the connection uses TLS and checks that the
-// certificate chains to the server's CA (not the host name); otherwise TLS
-// is off.
-func (s *Server) ConnConfig(user, password, db string) (*pgx.ConnConfig, error) {
-	if db == "" {
-		db = s.Database
-	}
-	cc, err := pgx.ParseConfig("")
-	if err != nil {
-		return nil, fmt.Errorf("pgtest: default connection config: %w", err)
-	}
-	cc.Host = s.Host
-	cc.Port = uint16(s.Port)
-	cc.User = user
-	cc.Password = password
-	cc.Database = db
-	cc.ConnectTimeout = 10 * time.Second
-	cc.Fallbacks = nil
-	cc.RuntimeParams = map[string]string{"application_name": "pgtest"}
-	cc.TLSConfig = nil
-	if s.TLS {
-		// The chain is verified, the name not: WithTLSHosts may give the
-		// server a certificate for another name on purpose.
-		pool := x509.NewCertPool()
-		pool.AppendCertsFromPEM(s.CAPEM)
-		cc.TLSConfig = &tls.Config{
-			InsecureSkipVerify: true, //nolint:gosec // verified below
-			MinVersion:         tls.VersionTLS12,
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return errors.New("pgtest: server sent no certificate")
-				}
-				_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool})
-				return err
-			},
-		}
-	}
-	return cc, nil
-}
-
-// Connect opens a connection as user (db "" means s.Database).
-func (s *Server) Connect(ctx context.Context, user, password, db string) (*pgx.Conn, error) {
-	cc, err := s.ConnConfig(user, password, db)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.ConnectConfig(ctx, cc)
 }
 
 // Conn opens a connection as user or fails the test; it is closed when the
@@ -509,8 +399,6 @@ func hostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
-var attrRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9 ]*$`)
-
 // CreateRole creates a role as the superuser. password "" means no
 // password; otherwise it is hashed client-side (SCRAM-SHA-256, or md5 when
 // the server's password_encryption is md5), so the server log never holds
@@ -518,36 +406,9 @@ var attrRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9 ]*$`)
 // "CONNECTION LIMIT 3"); anything else fails the test.
 func (s *Server) CreateRole(t testing.TB, name, password string, attrs ...string) {
 	t.Helper()
-	for _, a := range attrs {
-		if !attrRE.MatchString(a) {
-			t.Fatalf("pgtest: CreateRole: attribute %q is not plain SQL keywords", a)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
-	if err != nil {
-		t.Fatalf("pgtest: CreateRole: connect as superuser: %v", err)
-	}
-	defer conn.Close(context.Background())
-
-	sql := "CREATE ROLE " + pgx.Identifier{name}.Sanitize()
-	opts := slices.Clone(attrs)
-	if password != "" {
-		var enc string
-		if err := conn.QueryRow(ctx, "SHOW password_encryption").Scan(&enc); err != nil {
-			t.Fatalf("pgtest: CreateRole: %v", err)
-		}
-		v := hashPassword(enc, name, password)
-		if !verifierRE.MatchString(v) { // a fixed alphabet without quotes
-			t.Fatalf("pgtest: CreateRole: unexpected verifier form")
-		}
-		opts = append(opts, "PASSWORD '"+v+"'")
-	}
-	if len(opts) > 0 {
-		sql += " WITH " + strings.Join(opts, " ")
-	}
-	if _, err := conn.Exec(ctx, sql); err != nil {
+	if err := s.CreateRoleWith(ctx, name, password, attrs...); err != nil {
 		t.Fatalf("pgtest: CreateRole %q: %v", name, err)
 	}
 }
@@ -557,12 +418,7 @@ func (s *Server) Exec(t testing.TB, sql string, args ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := s.Connect(ctx, s.SuperUser, s.SuperPassword, "")
-	if err != nil {
-		t.Fatalf("pgtest: connect as superuser: %v", err)
-	}
-	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+	if err := s.Server.Exec(ctx, sql, args...); err != nil {
 		t.Fatalf("pgtest: %s: %v", sql, err)
 	}
 }
@@ -615,8 +471,13 @@ func RandomPassword(n int) string {
 	return string(b)
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+// NewCAPEM returns the PEM certificate of a fresh CA that signed nothing:
+// a "wrong CA" for verification tests.
+func NewCAPEM(t testing.TB) []byte {
+	t.Helper()
+	p, err := pgserver.NewCAPEM()
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return p
 }

@@ -1,0 +1,45 @@
+// Package pgtest gives tests a real PostgreSQL server. It is a testing
+// layer over internal/pgserver, which starts the servers: this package
+// maps its options onto pgserver's, turns "no server here" into a skip (or
+// a failure), shares servers across a test binary, adds the DSN source
+// below and test conveniences that fail the test instead of returning
+// errors.
+//
+// A server comes from the first of these that works, tried in order:
+//
+//  1. a container started by testcontainers-go, when a Docker engine is
+//     reachable (the provider's health check fails fast when it is not);
+//  2. a throwaway cluster made from locally installed binaries (initdb and
+//     postgres, found through $ROTATOR_TEST_POSTGRES_BINDIR, `pg_config
+//     --bindir`, /usr/lib/postgresql/*/bin or $PATH) in a temporary
+//     directory, listening on 127.0.0.1 on a random free port, with
+//     password authentication (scram-sha-256, or md5 on request) for every
+//     connection. When the test runs as root the server runs as the
+//     `postgres` OS user, since PostgreSQL refuses to run as root;
+//  3. an existing server named by $ROTATOR_TEST_POSTGRES_DSN (a superuser
+//     connection string). Options that need control over the server (TLS,
+//     password_encryption) are not available there.
+//
+// $ROTATOR_TEST_POSTGRES_MODE=container|local|dsn restricts the choice to one
+// of them, and $ROTATOR_TEST_POSTGRES_IMAGE names the container image
+// (pgserver's $ROTATOR_POSTGRES_* variables are not read). When none is
+// available the test is skipped with the reason, or fails when
+// $ROTATOR_REQUIRE_DB=1 (CI sets it, so that a missing server cannot pass
+// as a green run).
+//
+// Two ways to get a server:
+//
+//   - [Shared] starts one server per test binary and option set, on first
+//     use, and [Main] (called from TestMain) stops them all when the tests
+//     end or when the binary gets SIGINT/SIGTERM;
+//   - [Start] starts a server for one test and stops it in t.Cleanup.
+//
+// Local servers are started with a parent-death signal, so even a test
+// binary that crashes or is killed takes its postgres processes with it; a
+// temporary directory left behind that way is removed by the next run.
+//
+// Local and container servers log every statement (log_statement=all), so a
+// test can read [Server.ReadLog] to prove that a plaintext password never
+// reached the server. Helpers in this package never send plaintext passwords
+// either: [Server.CreateRole] hashes them client-side.
+package pgtest
