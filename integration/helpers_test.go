@@ -33,13 +33,13 @@ func exec(t *testing.T, pg *pgtest.Server, s *rotator.Secret, sql string) {
 	}
 }
 
-func roleCount(t *testing.T, pg *pgtest.Server) int {
+func roleExists(t *testing.T, pg *pgtest.Server, name string) bool {
 	t.Helper()
 	var n int
-	if err := pg.Admin(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_roles").Scan(&n); err != nil {
+	if err := pg.Admin(t).QueryRow(context.Background(), "SELECT count(*) FROM pg_roles WHERE rolname = $1", name).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	return n
+	return n > 0
 }
 
 func containsFold(s, sub string) bool {
