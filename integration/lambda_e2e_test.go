@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -359,7 +358,7 @@ func e2eStartUnderRIE(t *testing.T, rie, bin string, sm *rotatortest.Server, ext
 	// RIE serves the Runtime API and tells the bootstrap where.
 	cmd.Env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "AWS_LAMBDA_RUNTIME_API=") })
 	cmd.Dir = filepath.Dir(bin)
-	var out e2eOutput
+	var out rotatortest.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -439,20 +438,3 @@ func e2eFreePort(t *testing.T) int {
 func e2eClosedPort(t *testing.T) int { return e2eFreePort(t) }
 
 func e2eMiB(b int64) float64 { return float64(b) / (1 << 20) }
-
-type e2eOutput struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *e2eOutput) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *e2eOutput) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

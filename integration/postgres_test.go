@@ -1,13 +1,10 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -46,8 +43,7 @@ type pgRig struct {
 	pg     *pgtest.Server
 	sm     *rotatortest.Server
 	arn    string
-	logs   *bytes.Buffer
-	logMu  sync.Mutex
+	logs   *rotatortest.LogBuffer
 	errs   []string
 	seen   []string // every password this rig ever held, for the leak check
 	handle rotatortest.RotationFunc
@@ -62,7 +58,7 @@ const (
 
 func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotator.Secret, opts ...rotator.Option) *pgRig {
 	t.Helper()
-	r := &pgRig{t: t, pg: pg, sm: rotatortest.NewServer(), logs: &bytes.Buffer{}}
+	r := &pgRig{t: t, pg: pg, sm: rotatortest.NewServer(), logs: &rotatortest.LogBuffer{}}
 	t.Cleanup(r.sm.Close)
 	r.seen = append(r.seen, secret.Password())
 	value, err := secret.Value()
@@ -78,11 +74,7 @@ func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotato
 	case alternatingUsers:
 		strategy = alternating.New(engine, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength))
 	}
-	logger := slog.New(slog.NewJSONHandler(writerFunc(func(p []byte) (int, error) {
-		r.logMu.Lock()
-		defer r.logMu.Unlock()
-		return r.logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := r.logs.Logger()
 	h, err := rotator.New(r.sm.Client(), strategy, append([]rotator.Option{rotator.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +89,6 @@ func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotato
 	t.Cleanup(r.assertNoLeaks)
 	return r
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // rotate runs one rotation through RotateSecret and returns the outcome.
 func (r *pgRig) rotate() rotatortest.RotationOutcome {
@@ -157,9 +145,7 @@ func (r *pgRig) login(s *rotator.Secret) error {
 }
 
 func (r *pgRig) assertNoLeaks() {
-	r.logMu.Lock()
 	logs := r.logs.String()
-	r.logMu.Unlock()
 	for _, pw := range r.seen {
 		if pw == "" {
 			continue

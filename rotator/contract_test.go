@@ -131,7 +131,7 @@ type fixture struct {
 	target *target
 	strat  *trivial
 	h      *rotator.Handler
-	logs   *bytes.Buffer
+	logs   *rotatortest.LogBuffer
 	errs   []error
 }
 
@@ -139,10 +139,10 @@ func newFixture(t *testing.T, opts ...rotator.Option) *fixture {
 	t.Helper()
 	srv := rotatortest.NewServer()
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, srv: srv, target: newTarget("app", initialPW), logs: &bytes.Buffer{}}
+	f := &fixture{t: t, srv: srv, target: newTarget("app", initialPW), logs: &rotatortest.LogBuffer{}}
 	f.arn = srv.MustCreateSecret(t, "app/db", initialDoc)
 	f.strat = &trivial{t: f.target}
-	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: f.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := f.logs.Logger()
 	h, err := rotator.New(srv.Client(), f.strat, append([]rotator.Option{rotator.WithLogger(logger)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -195,17 +195,6 @@ func (f *fixture) assertNoLeaks() {
 			}
 		}
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 // beginRotation makes the state Secrets Manager leaves before createSecret:
@@ -613,7 +602,7 @@ func TestAPIPasswordsOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := rotator.New(f.srv.Client(), f.strat, rotator.WithPasswordGenerator(gen), rotator.WithLogger(slog.New(slog.NewJSONHandler(&syncWriter{w: f.logs}, nil))))
+	h, err := rotator.New(f.srv.Client(), f.strat, rotator.WithPasswordGenerator(gen), rotator.WithLogger(f.logs.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ package rotator_test
 // and the per-scenario environment; moto_scenarios_test.go the scenarios.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -148,24 +147,6 @@ func (c *motoCallCounter) Counts() (map[string]int, int) {
 	return out, total
 }
 
-// motoLogBuffer is the handler's log sink, safe for concurrent steps.
-type motoLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *motoLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *motoLogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // motoTarget is the system whose credential the strategy turns over: a
 // user -> password map standing for a database.
 type motoTarget struct {
@@ -268,7 +249,7 @@ type motoEnv struct {
 	target *motoTarget
 	h      *rotator.Handler
 	logger *slog.Logger
-	logs   *motoLogBuffer
+	logs   *rotatortest.LogBuffer
 
 	mu             sync.Mutex
 	handled        int // steps handed to the handler
@@ -283,7 +264,7 @@ func newMotoEnv(t *testing.T, be motoBackend, opts ...rotator.Option) *motoEnv {
 		t: t, be: be,
 		calls:  &motoCallCounter{next: awshttp.NewBuildableClient()},
 		target: &motoTarget{passwords: map[string]string{"app": motoInitialPW}},
-		logs:   &motoLogBuffer{},
+		logs:   &rotatortest.LogBuffer{},
 	}
 	e.sm = secretsmanager.New(secretsmanager.Options{}, be.ClientOptions())
 	e.hc = secretsmanager.New(secretsmanager.Options{}, be.ClientOptions(), func(o *secretsmanager.Options) {
@@ -291,7 +272,7 @@ func newMotoEnv(t *testing.T, be motoBackend, opts ...rotator.Option) *motoEnv {
 		o.APIOptions = append(o.APIOptions, e.captureRotationToken)
 	})
 	e.arn = e.createSecret(motoInitialDoc)
-	e.logger = slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.logger = e.logs.Logger()
 	e.rebuild(opts...)
 	t.Cleanup(e.assertNoLeaks)
 	return e

@@ -23,24 +23,6 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// syncBuffer is a bytes.Buffer safe for the goroutines of `local`.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // cleanEnv keeps the machine's settings out of the command's way.
 func cleanEnv(t *testing.T) {
 	t.Helper()
@@ -327,10 +309,10 @@ func tableHas(out, check, result string) bool {
 
 // startLocal runs `rotator local` in the background and returns its URL
 // and a function that stops it and returns its exit status.
-func startLocal(t *testing.T, args ...string) (url string, out *syncBuffer, stop func() int) {
+func startLocal(t *testing.T, args ...string) (url string, out *rotatortest.LogBuffer, stop func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errb := &syncBuffer{}, &syncBuffer{}
+	out, errb := &rotatortest.LogBuffer{}, &rotatortest.LogBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append([]string{"local", "--port", "0"}, args...), out, errb) }()
 	deadline := time.Now().Add(20 * time.Second)
