@@ -9,7 +9,7 @@ ARCHES  := arm64 amd64
 GOFLAGS_BUILD := -trimpath -buildvcs=false -tags lambda.norpc -ldflags='-s -w -buildid='
 BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 
-.PHONY: all build $(ARCHES:%=build-%) test lint bench demo clean
+.PHONY: all build $(ARCHES:%=build-%) test test-postgres lint bench demo clean
 
 all: lint test
 
@@ -30,6 +30,11 @@ $(ARCHES:%=build-%): build-%:
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 30m $(PKGS)
+
+## test-postgres: the PostgreSQL tests only, e.g. against another major version:
+##   ROTATOR_TEST_POSTGRES_BINDIR=$$(bash .ci/postgres17) make test-postgres
+test-postgres:
+	$(GO) test -count=1 -timeout 30m -run Postgres ./engines/postgres/ ./integration/ ./cmd/rotator/
 
 ## lint: go vet and gofmt
 lint:
