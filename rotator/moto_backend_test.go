@@ -14,7 +14,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -147,88 +146,6 @@ func (c *motoCallCounter) Counts() (map[string]int, int) {
 	return out, total
 }
 
-// motoTarget is the system whose credential the strategy turns over: a
-// user -> password map standing for a database.
-type motoTarget struct {
-	mu        sync.Mutex
-	passwords map[string]string
-	sets      int
-	finishes  int
-}
-
-func (t *motoTarget) login(s *rotator.Secret) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if pw, ok := t.passwords[s.Username()]; !ok || pw != s.Password() {
-		// Deliberately careless, as some drivers are: the error quotes
-		// the password. The handler must scrub it.
-		return fmt.Errorf("%w: user %s password %s rejected", rotator.ErrLoginFailed, s.Username(), s.Password())
-	}
-	return nil
-}
-
-func (t *motoTarget) password(user string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.passwords[user]
-}
-
-// motoStrategy is the smallest correct single-user strategy for
-// motoTarget (the idea of contract_test.go's trivial, as its own type).
-type motoStrategy struct{ t *motoTarget }
-
-func (s *motoStrategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rotator.Secret, error) {
-	cur, err := r.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pw, err := r.NewPassword(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p := cur.Clone()
-	p.SetString(rotator.FieldPassword, pw)
-	return p, nil
-}
-
-func (s *motoStrategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
-	p, err := r.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	cur, err := r.Current(ctx)
-	if err != nil {
-		return err
-	}
-	// Current first, pending only when current fails (DESIGN's order).
-	if err := s.t.login(cur); err != nil {
-		if s.t.login(p) == nil {
-			return nil // an earlier attempt already set it
-		}
-		return err
-	}
-	s.t.mu.Lock()
-	s.t.passwords[p.Username()] = p.Password()
-	s.t.sets++
-	s.t.mu.Unlock()
-	return nil
-}
-
-func (s *motoStrategy) TestPending(ctx context.Context, r *rotator.Rotation) error {
-	p, err := r.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	return s.t.login(p)
-}
-
-func (s *motoStrategy) AfterPromotion(ctx context.Context, r *rotator.Rotation) error {
-	s.t.mu.Lock()
-	s.t.finishes++
-	s.t.mu.Unlock()
-	return nil
-}
-
 const (
 	motoInitialPW  = `M0to-Init!al "pw" \ $x`
 	motoInitialDoc = `{"engine":"postgres","host":"db.internal","port":5432,"username":"app","password":"M0to-Init!al \"pw\" \\ $x","custom":{"keep":[1,"two",3.0]},"note":"byte-for-byte"}`
@@ -246,7 +163,7 @@ type motoEnv struct {
 	hc     *secretsmanager.Client // the handler's client (counted)
 	calls  *motoCallCounter
 	arn    string
-	target *motoTarget
+	target *target
 	h      *rotator.Handler
 	logger *slog.Logger
 	logs   *rotatortest.LogBuffer
@@ -263,7 +180,7 @@ func newMotoEnv(t *testing.T, be motoBackend, opts ...rotator.Option) *motoEnv {
 	e := &motoEnv{
 		t: t, be: be,
 		calls:  &motoCallCounter{next: awshttp.NewBuildableClient()},
-		target: &motoTarget{passwords: map[string]string{"app": motoInitialPW}},
+		target: newTarget("app", motoInitialPW),
 		logs:   &rotatortest.LogBuffer{},
 	}
 	e.sm = secretsmanager.New(secretsmanager.Options{}, be.ClientOptions())
@@ -282,7 +199,7 @@ func newMotoEnv(t *testing.T, be motoBackend, opts ...rotator.Option) *motoEnv {
 // the captured logger).
 func (e *motoEnv) rebuild(opts ...rotator.Option) {
 	e.t.Helper()
-	h, err := rotator.New(e.hc, &motoStrategy{t: e.target}, append([]rotator.Option{rotator.WithLogger(e.logger), rotator.WithFunctionName("moto-scenarios")}, opts...)...)
+	h, err := rotator.New(e.hc, &trivial{t: e.target}, append([]rotator.Option{rotator.WithLogger(e.logger), rotator.WithFunctionName("moto-scenarios")}, opts...)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
