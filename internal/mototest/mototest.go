@@ -6,12 +6,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotatorkit/rotator/internal/testmain"
 )
 
 // Environment variables read by this package.
@@ -233,25 +233,7 @@ func Main(m *testing.M) {
 	shared.mu.Lock()
 	shared.mainActive = true
 	shared.mu.Unlock()
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		sig, ok := <-sigc
-		if !ok {
-			return
-		}
-		fmt.Fprintf(os.Stderr, "mototest: %v: stopping moto_server\n", sig)
-		stopShared()
-		code := 1
-		if s, ok := sig.(syscall.Signal); ok {
-			code = 128 + int(s)
-		}
-		os.Exit(code)
-	}()
-	code := m.Run()
-	signal.Stop(sigc)
-	stopShared()
-	os.Exit(code)
+	testmain.Run(m, "mototest", stopShared)
 }
 
 func stopShared() {

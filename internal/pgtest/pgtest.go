@@ -9,18 +9,17 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotatorkit/rotator/internal/pgserver"
+	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -173,27 +172,7 @@ func Main(m *testing.M) {
 	reg.mu.Lock()
 	reg.mainActive = true
 	reg.mu.Unlock()
-
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		sig, ok := <-sigc
-		if !ok {
-			return
-		}
-		fmt.Fprintf(os.Stderr, "pgtest: %v: stopping test servers\n", sig)
-		stopAll()
-		code := 1
-		if s, ok := sig.(syscall.Signal); ok {
-			code = 128 + int(s)
-		}
-		os.Exit(code)
-	}()
-
-	code := m.Run()
-	signal.Stop(sigc)
-	stopAll()
-	os.Exit(code)
+	testmain.Run(m, "pgtest", stopAll)
 }
 
 // Shared returns the test binary's server for these options, starting it on

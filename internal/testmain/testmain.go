@@ -1,0 +1,39 @@
+package testmain
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"testing"
+)
+
+// Run runs the tests, then stop, and exits with the tests' code. On SIGINT
+// or SIGTERM it runs stop at once and exits with 128 + the signal number.
+// name prefixes the message it prints when a signal arrives.
+func Run(m *testing.M, name string, stop func()) {
+	os.Exit(run(m, name, stop, func(code int) { os.Exit(code) }))
+}
+
+func run(m interface{ Run() int }, name string, stop func(), exit func(int)) int {
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-sigc
+		if !ok {
+			return
+		}
+		fmt.Fprintf(os.Stderr, "%s: %v: stopping test servers\n", name, sig)
+		stop()
+		code := 1
+		if s, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(s)
+		}
+		exit(code)
+	}()
+	code := m.Run()
+	signal.Stop(sigc)
+	close(sigc)
+	stop()
+	return code
+}
