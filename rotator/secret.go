@@ -255,6 +255,17 @@ func ParseBool(s string) (bool, error) {
 	return false, fmt.Errorf("%q is not a boolean (use true/false, 1/0, yes/no)", s)
 }
 
+// Set sets a field to any JSON-encodable value (a number, a bool, an
+// object). The error names the field, never the value.
+func (s *Secret) Set(field string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &FieldError{Field: field, Reason: "cannot be encoded as JSON", Err: ErrInvalidField}
+	}
+	s.SetRaw(field, b)
+	return nil
+}
+
 // SetRaw sets a field to JSON bytes, which must be valid JSON.
 func (s *Secret) SetRaw(field string, raw json.RawMessage) {
 	if s.fields == nil {

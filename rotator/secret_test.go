@@ -78,3 +78,23 @@ func TestParseSecretRejectsWithoutQuoting(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretSet(t *testing.T) {
+	s := NewSecret(map[string]string{"username": "app"})
+	if err := s.Set("port", 6543); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set("ssl", true); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := s.Int("port", 0); err != nil || p != 6543 {
+		t.Fatalf("port %d %v", p, err)
+	}
+	if v, ok, err := s.Bool("ssl"); !v || !ok || err != nil {
+		t.Fatalf("ssl %v %v %v", v, ok, err)
+	}
+	err := s.Set("bad", func() {})
+	if !errors.Is(err, ErrInvalidField) || !strings.Contains(err.Error(), `"bad"`) || s.Has("bad") {
+		t.Fatalf("unencodable value: %v", err)
+	}
+}

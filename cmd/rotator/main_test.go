@@ -55,26 +55,19 @@ func newSM(t *testing.T) *rotatortest.Server {
 
 func secretJSON(t *testing.T, s *rotator.Secret, extra map[string]any) string {
 	t.Helper()
-	b, err := s.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]any{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	c := s.Clone()
 	for k, v := range extra {
 		if v == nil {
-			delete(m, k)
-		} else {
-			m[k] = v
+			c.Delete(k)
+		} else if err := c.Set(k, v); err != nil {
+			t.Fatal(err)
 		}
 	}
-	b, err = json.Marshal(m)
+	out, err := c.Value()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return out
 }
 
 func currentValue(t *testing.T, srv *rotatortest.Server, arn string) *rotator.Secret {

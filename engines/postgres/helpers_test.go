@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -73,28 +72,13 @@ var del = &struct{}{}
 // with returns a copy of s with fields replaced (any JSON value).
 func with(t *testing.T, s *rotator.Secret, fields map[string]any) *rotator.Secret {
 	t.Helper()
-	b, err := s.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]any{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	out := s.Clone()
 	for k, v := range fields {
 		if v == del {
-			delete(m, k)
-		} else {
-			m[k] = v
+			out.Delete(k)
+		} else if err := out.Set(k, v); err != nil {
+			t.Fatal(err)
 		}
-	}
-	b, err = json.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := rotator.ParseSecret(string(b))
-	if err != nil {
-		t.Fatal(err)
 	}
 	return out
 }
