@@ -219,6 +219,21 @@ func (f *fixture) beginRotation(token string) {
 	}
 }
 
+// putUnlabelledVersion stores a version with a value but neither
+// AWSPENDING nor AWSCURRENT (only a custom label) and returns its id.
+func (f *fixture) putUnlabelledVersion() string {
+	f.t.Helper()
+	id := "99999999-0000-0000-0000-000000000009"
+	_, err := f.srv.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(f.arn), ClientRequestToken: aws.String(id),
+		SecretString: aws.String(`{"username":"app","password":"other-version-password-42"}`), VersionStages: []string{"CUSTOM"},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return id
+}
+
 func (f *fixture) step(step, token string) error {
 	return f.handle(context.Background(), events.SecretsManagerSecretRotationEvent{
 		Step: step, SecretID: f.arn, ClientRequestToken: token,
@@ -458,26 +473,12 @@ func TestPreDispatchChecks(t *testing.T) {
 		}, rotator.ErrTokenNotFound},
 		{"token not AWSPENDING", func(f *fixture) (string, string) {
 			f.beginRotation(token)
-			other := "99999999-0000-0000-0000-000000000009"
-			_, err := f.srv.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-				SecretId: aws.String(f.arn), ClientRequestToken: aws.String(other),
-				SecretString: aws.String(`{"username":"app","password":"other-version-password-42"}`), VersionStages: []string{"CUSTOM"},
-			})
-			if err != nil {
-				f.t.Fatal(err)
-			}
+			other := f.putUnlabelledVersion()
 			return "setSecret", other
 		}, rotator.ErrTokenNotPending},
 		{"token not AWSPENDING (finishSecret)", func(f *fixture) (string, string) {
 			f.beginRotation(token)
-			other := "99999999-0000-0000-0000-000000000009"
-			_, err := f.srv.Client().PutSecretValue(context.Background(), &secretsmanager.PutSecretValueInput{
-				SecretId: aws.String(f.arn), ClientRequestToken: aws.String(other),
-				SecretString: aws.String(`{"username":"app","password":"other-version-password-42"}`), VersionStages: []string{"CUSTOM"},
-			})
-			if err != nil {
-				f.t.Fatal(err)
-			}
+			other := f.putUnlabelledVersion()
 			return "finishSecret", other
 		}, rotator.ErrTokenNotPending},
 		{"setSecret before createSecret", func(f *fixture) (string, string) { f.beginRotation(token); return "setSecret", token }, rotator.ErrPendingValueMissing},

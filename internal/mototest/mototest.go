@@ -13,13 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotatorkit/rotator/internal/testmain"
+	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
 // Environment variables read by this package.
@@ -112,22 +109,11 @@ func (s *Server) ClientOptions() func(*secretsmanager.Options) {
 }
 
 // EndpointOptions points a Secrets Manager client at a moto server at
-// baseURL: static credentials, region us-east-1, BaseEndpoint, and the
-// standard retryer (3 attempts, AWS's retryable and throttling errors) with
-// a 1 ms backoff and no client-side rate limit.
+// baseURL, configured as rotatortest configures its clients (static
+// credentials, region us-east-1, the standard retryer with a 1 ms backoff),
+// so both backends of a scenario see the same client.
 func EndpointOptions(baseURL string) func(*secretsmanager.Options) {
-	return func(o *secretsmanager.Options) {
-		o.Region = Region
-		o.Credentials = credentials.NewStaticCredentialsProvider("AKIDMOTOTEST", "mototest-secret-key", "")
-		o.BaseEndpoint = aws.String(baseURL)
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = 3
-			so.RateLimiter = ratelimit.None
-			so.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) {
-				return time.Millisecond, nil
-			})
-		})
-	}
+	return rotatortest.EndpointOptions(baseURL)
 }
 
 // Required reports whether $ROTATOR_REQUIRE_MOTO asks for moto.
