@@ -88,6 +88,7 @@ type Handler struct {
 	dryRun    bool
 	local     bool
 	observers []Observer
+	valued    valuedVersions
 }
 
 // Option configures a Handler.
@@ -273,7 +274,7 @@ func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []stri
 }
 
 // create stores the pending value. Calls on the normal path: DescribeSecret,
-// GetSecretValue (current), PutSecretValue.
+// GetSecretValue (token), GetSecretValue (current), PutSecretValue.
 func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error) {
 	stages, currentID, err := h.describe(ctx, r)
 	if err != nil {
@@ -287,6 +288,18 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 		return false, ErrTokenNotPending
 	}
 	r.currentID = currentID
+	// A value already at the token comes from an earlier attempt, and a
+	// later step may already have put it in force (single user: the
+	// database holds that password). It must never be replaced. AWS's
+	// PutSecretValue refuses a second value for a token
+	// (ResourceExistsException), but moto overwrites, and so might any
+	// other endpoint: so ask first instead of trusting the refusal.
+	if stored, err := h.tokenHasValue(ctx, r); err != nil {
+		return false, err
+	} else if stored {
+		r.Logger.Info("pending version already holds a value from an earlier attempt")
+		return true, nil
+	}
 	pending, err := h.buildPending(ctx, r)
 	if err != nil {
 		return false, err
@@ -299,12 +312,8 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 		r.Logger.Info("dry run: pending value built, not stored")
 		return false, nil
 	}
-	// No GetSecretValue first to learn whether the token already holds a
-	// value: PutSecretValue is idempotent on ClientRequestToken, and a
-	// different value at the same token is ResourceExistsException, which
-	// means an earlier attempt stored it. That saves a call that fails on
-	// every first attempt. Naming AWSPENDING here also moves the label off
-	// a version that an aborted rotation left it on.
+	// Naming AWSPENDING here also moves the label off a version that an
+	// aborted rotation left it on.
 	in := &secretsmanager.PutSecretValueInput{
 		SecretId:           aws.String(r.SecretID),
 		ClientRequestToken: aws.String(r.Token),
@@ -317,13 +326,39 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 	if _, err := h.sm.PutSecretValue(ctx, in); err != nil {
 		var exists *types.ResourceExistsException
 		if errors.As(err, &exists) {
-			r.Logger.Info("pending version already holds a value from an earlier attempt")
+			// A concurrent delivery of this step stored its value first;
+			// nothing has used either value yet.
+			r.Logger.Info("pending version stored by a concurrent attempt")
+			h.valued.add(r.SecretID, r.Token)
 			return true, nil
 		}
 		return false, fmt.Errorf("PutSecretValue: %w", err)
 	}
+	h.valued.add(r.SecretID, r.Token)
 	r.Logger.Info("pending version stored")
 	return false, nil
+}
+
+// tokenHasValue reports whether the token's version holds a value: known
+// in this process once a step stored or read it (a version's value never
+// goes away), else asked with GetSecretValue at the token.
+func (h *Handler) tokenHasValue(ctx context.Context, r *Rotation) (bool, error) {
+	if h.valued.has(r.SecretID, r.Token) {
+		return true, nil
+	}
+	_, err := h.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId:  aws.String(r.SecretID),
+		VersionId: aws.String(r.Token),
+	})
+	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		return false, fmt.Errorf("GetSecretValue(pending): %w", err)
+	}
+	h.valued.add(r.SecretID, r.Token)
+	return true, nil
 }
 
 // buildPending asks the strategy for the pending value and registers its
@@ -341,10 +376,10 @@ func (h *Handler) buildPending(ctx context.Context, r *Rotation) (*Secret, error
 }
 
 // setOrTest runs setSecret or testSecret. One GetSecretValue at the token
-// gives both the pending value and the token's stages, so the stage checks
-// cost no DescribeSecret. Rotation being enabled was checked by the
-// createSecret that made the value; finishSecret checks it again before
-// anything is promoted.
+// gives both the pending value and the token's stages. setSecret changes
+// the target, so it also checks with DescribeSecret that rotation is still
+// enabled (a CancelRotateSecret after createSecret must stop it, as in
+// AWS's templates); testSecret changes nothing and needs no such check.
 func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err error) {
 	out, err := h.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
 		SecretId:  aws.String(r.SecretID),
@@ -371,13 +406,22 @@ func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err er
 	if err != nil {
 		return false, err
 	}
+	h.valued.add(r.SecretID, r.Token)
 	r.pending = pending
-	if r.Step == StepSet {
-		err = h.strategy.SetPending(ctx, r)
-	} else {
-		err = h.strategy.TestPending(ctx, r)
+	if r.Step == StepTest {
+		return false, h.strategy.TestPending(ctx, r)
 	}
-	return false, err
+	if err := h.checkEnabled(ctx, r); err != nil {
+		return false, err
+	}
+	return false, h.strategy.SetPending(ctx, r)
+}
+
+// checkEnabled fails with ErrRotationDisabled unless the secret's rotation
+// is enabled (or the local driver runs the rotation).
+func (h *Handler) checkEnabled(ctx context.Context, r *Rotation) error {
+	_, _, err := h.describe(ctx, r)
+	return err
 }
 
 // dryRunSetOrTest runs setSecret or testSecret of a dry run, whose
@@ -421,7 +465,8 @@ func (h *Handler) explainMissingToken(ctx context.Context, r *Rotation) error {
 }
 
 // finish promotes the token. Calls on the normal path: DescribeSecret,
-// UpdateSecretVersionStage.
+// UpdateSecretVersionStage, and GetSecretValue at the token unless this
+// process already saw its value (testSecret read it).
 func (h *Handler) finish(ctx context.Context, r *Rotation) (noop bool, err error) {
 	stages, currentID, err := h.describe(ctx, r)
 	if err != nil {
@@ -438,6 +483,13 @@ func (h *Handler) finish(ctx context.Context, r *Rotation) (noop bool, err error
 	if r.DryRun {
 		r.Logger.Info("dry run: AWSCURRENT not moved")
 		return false, nil
+	}
+	// Never promote a version without a value: AWSCURRENT would then hold
+	// nothing (a dry run's createSecret, say, stored no value).
+	if stored, err := h.tokenHasValue(ctx, r); err != nil {
+		return false, err
+	} else if !stored {
+		return false, ErrPendingValueMissing
 	}
 	in := &secretsmanager.UpdateSecretVersionStageInput{
 		SecretId:        aws.String(r.SecretID),
