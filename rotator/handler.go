@@ -175,6 +175,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	step := Step(ev.Step)
 	scrub := NewScrubber()
 	scrub.Add(ev.RotationToken) // sensitive per the API reference; never logged
+	scrub.Public(ev.SecretID, ev.ClientRequestToken, h.function)
 	log := ScrubLogger(h.logger, scrub).With(
 		slog.String("secret_id", ev.SecretID),
 		slog.String("step", ev.Step),

@@ -231,6 +231,26 @@ func (s *Secret) sensitiveValues() []string {
 	return out
 }
 
+// publicValues returns the string values of the fields that are not
+// sensitive (user and host names, ARNs): text the scrubber must not cut a
+// short secret value out of.
+func (s *Secret) publicValues() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for k, raw := range s.fields {
+		if IsSensitiveField(k) {
+			continue
+		}
+		var v string
+		if json.Unmarshal(raw, &v) == nil && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // IsSensitiveField reports whether a field name looks like it holds a
 // credential: password, secret, key or token in any case.
 func IsSensitiveField(name string) bool {
