@@ -54,7 +54,7 @@ func NewFromEnv(ctx context.Context, s Strategy, opts ...Option) (*Handler, erro
 	if err != nil {
 		return nil, err
 	}
-	base, err := EnvOptions(os.Getenv, client)
+	base, err := EnvOptionsFor(nil, client, s)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,18 @@ func NewFromEnv(ctx context.Context, s Strategy, opts ...Option) (*Handler, erro
 // EnvOptions returns the options the environment asks for: password policy
 // and source, logger level, dry run.
 func EnvOptions(getenv func(string) string, api RandomPasswordAPI) ([]Option, error) {
-	policy, err := PasswordPolicyFromEnv(getenv)
+	return EnvOptionsFor(getenv, api, nil)
+}
+
+// EnvOptionsFor is EnvOptions for strategy s: the password policy starts
+// from s's defaults (DefaultPasswordPolicyFor).
+//
+// getenv nil reads the process environment (see PasswordPolicyFromEnvWith).
+func EnvOptionsFor(getenv func(string) string, api RandomPasswordAPI, s Strategy) ([]Option, error) {
+	policy, err := PasswordPolicyFromEnvWith(getenv, DefaultPasswordPolicyFor(s))
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,7 @@ func New(sm SecretsManagerAPI, s Strategy, opts ...Option) (*Handler, error) {
 		h.logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if h.passwords == nil {
-		g, err := NewLocalPasswords(DefaultPasswordPolicy())
+		g, err := NewLocalPasswords(DefaultPasswordPolicyFor(s))
 		if err != nil {
 			return nil, err
 		}

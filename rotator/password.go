@@ -61,14 +61,45 @@ const (
 	EnvPasswordSource = "PASSWORD_SOURCE"
 )
 
+// PolicyDefaulter is implemented by a strategy (usually on behalf of its
+// engine) whose credentials need other defaults than GetRandomPassword's:
+// AWS's PostgreSQL templates exclude :/@"'\ by default, since those break
+// the connection URLs and .pgpass files applications build. Environment
+// variables still override what it sets.
+type PolicyDefaulter interface {
+	PasswordPolicyDefaults(p *PasswordPolicy)
+}
+
+// DefaultPasswordPolicyFor is DefaultPasswordPolicy adjusted by s when it is
+// a PolicyDefaulter.
+func DefaultPasswordPolicyFor(s Strategy) PasswordPolicy {
+	p := DefaultPasswordPolicy()
+	if d, ok := s.(PolicyDefaulter); ok {
+		d.PasswordPolicyDefaults(&p)
+	}
+	return p
+}
+
 // PasswordPolicyFromEnv reads the policy from environment variables named as
 // AWS's templates name them. getenv is os.Getenv when nil. Unset variables
 // keep AWS's defaults; a malformed one is an error naming it.
 func PasswordPolicyFromEnv(getenv func(string) string) (PasswordPolicy, error) {
+	return PasswordPolicyFromEnvWith(getenv, DefaultPasswordPolicy())
+}
+
+// PasswordPolicyFromEnvWith is PasswordPolicyFromEnv starting from base
+// instead of GetRandomPassword's defaults. An EXCLUDE_CHARACTERS set to
+// the empty string excludes nothing.
+//
+// With getenv nil the process environment is read, where a variable set
+// to the empty string differs from one not set (as in AWS's templates);
+// with a getenv function the two are the same.
+func PasswordPolicyFromEnvWith(getenv func(string) string, base PasswordPolicy) (PasswordPolicy, error) {
+	lookup := func(name string) (string, bool) { v := getenv(name); return v, v != "" }
 	if getenv == nil {
-		getenv = os.Getenv
+		getenv, lookup = os.Getenv, os.LookupEnv
 	}
-	p := DefaultPasswordPolicy()
+	p := base
 	if v := strings.TrimSpace(getenv(EnvPasswordLength)); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -76,7 +107,7 @@ func PasswordPolicyFromEnv(getenv func(string) string) (PasswordPolicy, error) {
 		}
 		p.Length = n
 	}
-	if v, ok := lookupEnv(getenv, EnvExcludeCharacters); ok {
+	if v, ok := lookup(EnvExcludeCharacters); ok {
 		p.ExcludeCharacters = v
 	}
 	bools := []struct {
@@ -106,11 +137,6 @@ func PasswordPolicyFromEnv(getenv func(string) string) (PasswordPolicy, error) {
 			EnvPasswordLength, p.Length, EnvRequireEachIncludedType, err)
 	}
 	return p, nil
-}
-
-func lookupEnv(getenv func(string) string, name string) (string, bool) {
-	v := getenv(name)
-	return v, v != ""
 }
 
 type charClass struct {

@@ -151,3 +151,47 @@ func BenchmarkLocalPassword(b *testing.B) {
 		}
 	}
 }
+
+// trivialStrategy is a Strategy with no password defaults.
+type trivialStrategy struct{}
+
+func (trivialStrategy) CreatePending(context.Context, *Rotation) (*Secret, error) { return nil, nil }
+func (trivialStrategy) SetPending(context.Context, *Rotation) error               { return nil }
+func (trivialStrategy) TestPending(context.Context, *Rotation) error              { return nil }
+
+type defaultingStrategy struct{ trivialStrategy }
+
+func (defaultingStrategy) PasswordPolicyDefaults(p *PasswordPolicy) { p.ExcludeCharacters = `:/@"'\` }
+
+// A strategy's defaults (PostgreSQL's excluded characters) apply when the
+// environment says nothing, and EXCLUDE_CHARACTERS still wins, even empty.
+func TestPasswordPolicyStrategyDefaults(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"strategy default", nil, `:/@"'\`},
+		{"environment wins", map[string]string{EnvExcludeCharacters: "xyz"}, "xyz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := PasswordPolicyFromEnvWith(env(tt.env), DefaultPasswordPolicyFor(defaultingStrategy{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.ExcludeCharacters != tt.want {
+				t.Fatalf("ExcludeCharacters = %q, want %q", p.ExcludeCharacters, tt.want)
+			}
+		})
+	}
+	// The process environment tells set-but-empty from unset.
+	t.Setenv(EnvExcludeCharacters, "")
+	if p, err := PasswordPolicyFromEnvWith(nil, DefaultPasswordPolicyFor(defaultingStrategy{})); err != nil || p.ExcludeCharacters != "" {
+		t.Fatalf("EXCLUDE_CHARACTERS set empty: %q, %v; want nothing excluded", p.ExcludeCharacters, err)
+	}
+	if p := DefaultPasswordPolicyFor(trivialStrategy{}); p.ExcludeCharacters != "" {
+		t.Fatalf("a strategy without defaults got %q", p.ExcludeCharacters)
+	}
+}

@@ -85,7 +85,7 @@ func TestScrubberShortValues(t *testing.T) {
 // structs, pointers, numbers, keys and group names.
 func TestScrubLoggerEveryKind(t *testing.T) {
 	const pw = "Kx9#mQ2$vW7!pL4" // strong
-	const num = "73951846203"   // a numeric password, logged as a number
+	const num = "73951846203"    // a numeric password, logged as a number
 	type creds struct {
 		User     string
 		Password string

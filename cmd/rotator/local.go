@@ -121,13 +121,13 @@ func (c *cli) registerFunctions(ctx context.Context, srv *rotatortest.Server, cl
 			c.errorf("local: %s not available: %v", fn.Name, err)
 			continue
 		}
-		base, err := rotator.EnvOptions(func(k string) string {
+		base, err := rotator.EnvOptionsFor(func(k string) string {
 			switch k {
 			case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel:
 				return ""
 			}
 			return c.getenv(k)
-		}, client)
+		}, client, strategy)
 		if err != nil {
 			c.errorf("local: %s not available: %v", fn.Name, err)
 			continue

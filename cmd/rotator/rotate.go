@@ -226,13 +226,13 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	}
 	// The environment's password policy and source; this command decides
 	// the logger, the metrics and the dry run itself.
-	base, err := rotator.EnvOptions(func(k string) string {
+	base, err := rotator.EnvOptionsFor(func(k string) string {
 		switch k {
 		case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel:
 			return ""
 		}
 		return getenv(k)
-	}, r.sm)
+	}, r.sm, r.strategy)
 	if err != nil {
 		return res, err
 	}
