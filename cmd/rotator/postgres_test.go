@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -419,5 +420,100 @@ func TestPostgresDemo(t *testing.T) {
 	}
 	if lines := strings.Count(strings.TrimSpace(out), "\n") + 1; lines > 10 {
 		t.Errorf("the demo printed %d lines; it should be a few", lines)
+	}
+}
+
+// A new token must not take AWSPENDING over from an unfinished single-user
+// rotation whose setSecret ran: that version holds the only password the
+// database accepts. The run is refused with the command that resumes it;
+// --abandon-pending is the explicit way to start over.
+func TestPostgresRotateRefusesToTakeOverPending(t *testing.T) {
+	cleanEnv(t)
+	pg := pgtest.Shared(t)
+	srv := newSM(t)
+	arn, user, pw := singleUser(t, pg, srv)
+	srv.InjectFault("UpdateSecretVersionStage", rotatortest.Fault{ErrorType: "InternalServiceError"})
+	if code, _, _ := cliRun(t, "rotate", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user"); code != exitFailed {
+		t.Fatalf("first run: exit %d, want a failure at finishSecret", code)
+	}
+	srv.ClearFaults()
+	pending := srv.VersionOf(arn, "AWSPENDING")
+	value, ok := srv.ValueOf(arn, pending)
+	if pending == "" || !ok {
+		t.Fatal("the failed run left no pending value")
+	}
+	pendingSecret, err := rotator.ParseSecret(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !canLogin(t, pg, user, pendingSecret.Password()) {
+		t.Fatal("setSecret did not put the pending password in force")
+	}
+	before := srv.StagesOf(arn)
+
+	code, out, errOut := cliRun(t, "rotate", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+	if code != exitFailed {
+		t.Fatalf("a new token over a pending value: exit %d, want %d", code, exitFailed)
+	}
+	for _, w := range []string{"unfinished rotation", "--token " + pending, "--abandon-pending"} {
+		if !strings.Contains(errOut, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, errOut)
+		}
+	}
+	if after := srv.StagesOf(arn); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("the refused run changed the stages: %v -> %v", before, after)
+	}
+	if !canLogin(t, pg, user, pendingSecret.Password()) {
+		t.Fatal("the refused run changed the password")
+	}
+
+	// A dry run writes nothing and is allowed.
+	if code, _, errOut := cliRun(t, "rotate", "--dry-run", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user"); code == exitUsage || strings.Contains(errOut, "unfinished rotation holds") {
+		t.Fatalf("dry run refused: exit %d\n%s", code, errOut)
+	}
+
+	// Resuming finishes the rotation with the password in force.
+	code, out2, errOut2 := cliRun(t, "rotate", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user", "--token", pending)
+	if code != exitOK || srv.VersionOf(arn, "AWSCURRENT") != pending {
+		t.Fatalf("resume: exit %d\n%s", code, errOut2)
+	}
+	if !canLogin(t, pg, user, currentValue(t, srv, arn).Password()) {
+		t.Fatal("AWSCURRENT does not log in after the resume")
+	}
+	noSecrets(t, out+errOut+out2+errOut2, pw, pendingSecret.Password())
+}
+
+// --abandon-pending starts over as asked, after a rotation whose pending
+// value was never put in force.
+func TestPostgresRotateAbandonPending(t *testing.T) {
+	cleanEnv(t)
+	pg := pgtest.Shared(t)
+	srv := newSM(t)
+	arn, user, pw := singleUser(t, pg, srv)
+	// What a run that stopped after createSecret leaves: a value at
+	// AWSPENDING that the database never saw.
+	stale := currentValue(t, srv, arn)
+	stale.SetString(rotator.FieldPassword, "never-set-"+pgtest.RandomPassword(20))
+	v, err := stale.Value()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Client().PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(arn), SecretString: aws.String(v), VersionStages: []string{"AWSPENDING"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !canLogin(t, pg, user, pw) {
+		t.Fatal("set-up changed the password")
+	}
+	if code, _, _ := cliRun(t, "rotate", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user"); code != exitFailed {
+		t.Fatalf("without --abandon-pending: exit %d, want %d", code, exitFailed)
+	}
+	code, _, errOut := cliRun(t, "rotate", "--abandon-pending", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+	if code != exitOK {
+		t.Fatalf("--abandon-pending: exit %d\n%s", code, errOut)
+	}
+	if !canLogin(t, pg, user, currentValue(t, srv, arn).Password()) {
+		t.Fatal("AWSCURRENT does not log in")
 	}
 }

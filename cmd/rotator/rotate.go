@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
@@ -30,6 +32,9 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 	region := fs.String("region", "", "AWS region (default: the SDK's, e.g. $AWS_REGION)")
 	dryRun := fs.Bool("dry-run", false, "perform every check, change neither the database nor the secret ($"+rotator.EnvDryRun+" too)")
 	token := fs.String("token", "", "the new version's id (ClientRequestToken); pass the token of a failed run to resume it (default: a new UUID)")
+	abandon := fs.Bool("abandon-pending", false, "start a new rotation although an unfinished one left a value at AWSPENDING. "+
+		"That value may be the only password the database accepts (single user, once its setSecret ran): it then stays in a version without a label, "+
+		"AWSCURRENT no longer logs in, this rotation cannot log in either, and the password must be reset by hand. Resume with --token instead")
 	emf := fs.Bool("emf", false, "also print the CloudWatch Embedded Metric Format lines a Lambda function writes ($"+rotator.EnvMetrics+"=true too)")
 	verbose := fs.Bool("v", false, "log each step's details to stderr ($"+rotator.EnvLogLevel+" sets the level)")
 	if code, ok := c.parse(fs, args); !ok {
@@ -79,6 +84,7 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 		strategy: strategy,
 		secretID: *secretID,
 		token:    *token,
+		abandon:  *abandon,
 		dryRun:   *dryRun || envDry,
 		getenv:   c.getenv,
 		logger:   logger,
@@ -90,6 +96,19 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 	res, err := rot.run(ctx)
 	if err != nil {
 		c.errorf("rotate: %v", err)
+		var ip *inProgressError
+		if errors.As(err, &ip) {
+			where := ""
+			if *endpoint != "" {
+				where += " --endpoint " + *endpoint
+			}
+			if *region != "" {
+				where += " --region " + *region
+			}
+			c.errorf("resume it: rotator rotate%s --secret-id %s --function %s --token %s", where, res.ARN, fn.Name, ip.Version)
+			c.errorf("or, knowing what it costs (see rotator rotate -h), start over with --abandon-pending")
+			return exitFailed
+		}
 		if res.ARN == "" {
 			c.errorf("fix: %s", apiFix(err, "--secret-id"))
 		}
@@ -175,6 +194,7 @@ type rotation struct {
 	strategy  rotator.Strategy
 	secretID  string
 	token     string // "" : a new UUID
+	abandon   bool   // take AWSPENDING over even when its version holds a value
 	dryRun    bool
 	getenv    func(string) string
 	logger    *slog.Logger
@@ -219,6 +239,9 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	}
 	if res.Token == "" {
 		res.Token = newUUID()
+	}
+	if err := r.checkInProgress(ctx, res, before.VersionIdsToStages); err != nil {
+		return res, err
 	}
 	getenv := r.getenv
 	if getenv == nil {
@@ -315,6 +338,38 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	_, res.PendingStored = after.VersionIdsToStages[res.Token]
 	res.Unchanged = sameStages(before.VersionIdsToStages, after.VersionIdsToStages)
 	return res, nil
+}
+
+// inProgressError: another version holds AWSPENDING with a value, from a
+// rotation that did not finish.
+type inProgressError struct{ Version string }
+
+func (e *inProgressError) Error() string {
+	return fmt.Sprintf("an unfinished rotation holds AWSPENDING at version %s with a value; "+
+		"a new token would take the label over, and with single user the only working password may be that value", e.Version)
+}
+
+// checkInProgress refuses to start a rotation with a new token while
+// another version holds AWSPENDING with a value: for single user after its
+// setSecret ran, that value is the only password the database accepts,
+// and taking the label over would leave it in a version nobody reads. A
+// label on a version without a value (RotateSecret made it, createSecret
+// never ran) is harmless and taken over. A dry run writes nothing and is
+// never refused.
+func (r *rotation) checkInProgress(ctx context.Context, res *rotationResult, stages map[string][]string) error {
+	p := versionWith(stages, "AWSPENDING")
+	if p == "" || p == res.Token || p == res.OldVersion || r.dryRun || r.abandon {
+		return nil
+	}
+	_, err := r.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(res.ARN), VersionId: aws.String(p)})
+	var nf *types.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading the pending version %s left by an unfinished rotation: %w", p, err)
+	}
+	return &inProgressError{Version: p}
 }
 
 func sameStages(a, b map[string][]string) bool {
