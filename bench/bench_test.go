@@ -76,14 +76,14 @@ func value(b *testing.B, s *rotator.Secret) string {
 
 // rotate runs one rotation and returns its wall time and the calls the
 // function made.
-func rotate(b *testing.B, f *functest.Function, sm *rotatortest.Server, arn string) (time.Duration, []rotatortest.Call) {
+func rotate(b *testing.B, f *functest.Function, sm *rotatortest.Server, arn string) (time.Duration, []rotatortest.Call, string) {
 	start := time.Now()
 	o, calls := f.Rotate(b, sm, arn)
 	d := time.Since(start)
 	if !o.Succeeded {
 		b.Fatalf("rotation failed: %v\n%s", o.Err, f.Process.Output())
 	}
-	return d, functest.FunctionCalls(calls)
+	return d, functest.FunctionCalls(calls), o.Token
 }
 
 // BenchmarkBudget measures everything DESIGN.md budgets, in one run, and
@@ -111,6 +111,7 @@ func BenchmarkBudget(b *testing.B) {
 		Rotation:       map[string]Dist{},
 		SMCalls:        map[string]int{},
 		SMCallsByFunc:  map[string]map[string]int{},
+		SMCallChecks:   map[string][]string{},
 		PeakRSSByFunc:  map[string]float64{},
 		BootstrapBytes: map[string]int64{},
 		ZipBytes:       map[string]int64{},
@@ -171,11 +172,16 @@ func BenchmarkBudget(b *testing.B) {
 		var durations []time.Duration
 		var maxCalls int
 		var byOp map[string]int
+		var checks []string
 		for range *rotations {
-			d, calls := rotate(b, f, r.sm, arn)
+			d, calls, token := rotate(b, f, r.sm, arn)
 			durations = append(durations, d)
 			if len(calls) >= maxCalls {
 				maxCalls, byOp = len(calls), functest.CountByOperation(calls)
+				checks = checks[:0]
+				for _, c := range calls {
+					checks = append(checks, CallCheck(c, token))
+				}
 			}
 		}
 		res.DBLogins[fn] = -1
@@ -196,6 +202,7 @@ func BenchmarkBudget(b *testing.B) {
 		res.Rotation[fn] = Summarise(durations)
 		res.SMCalls[fn] = maxCalls
 		res.SMCallsByFunc[fn] = byOp
+		res.SMCallChecks[fn] = checks
 	}
 	single := res.Rotation[functest.SingleUser]
 	res.RotationMsMedian, res.RotationMsP95 = single.Median, single.P95
@@ -266,7 +273,7 @@ func BenchmarkLambdaWarmRotation(b *testing.B) {
 			rotate(b, f, r.sm, arn)
 			calls := 0
 			for b.Loop() {
-				_, c := rotate(b, f, r.sm, arn)
+				_, c, _ := rotate(b, f, r.sm, arn)
 				calls += len(c)
 			}
 			b.ReportMetric(float64(calls)/float64(b.N), "sm-calls/op")

@@ -37,12 +37,13 @@ func sample() *Results {
 	return &Results{
 		GeneratedAt: "2026-01-01T00:00:00Z", Command: Command,
 		Machine:            Machine{GOOS: "linux", GOARCH: "amd64", CPUs: 2, GoVersion: "go1.26", Postgres: "PostgreSQL 15"},
-		SMCallsPerRotation: 8, SMCallsByOperation: map[string]int{"GetSecretValue": 4, "DescribeSecret": 2, "PutSecretValue": 1, "UpdateSecretVersionStage": 1},
+		SMCallsPerRotation: 10, SMCallsByOperation: map[string]int{"GetSecretValue": 5, "DescribeSecret": 3, "PutSecretValue": 1, "UpdateSecretVersionStage": 1},
 		StartToReadyMs: 19.9, RotationMsMedian: 10, RotationMsP95: 12, PeakRSSMiB: 39.9, BootstrapBytesMax: 14_999_999, DBLoginsPerRotation: 2,
 		StartToReady:   map[string]Dist{singleKey: {N: 20, Median: 19.9}},
 		Rotation:       map[string]Dist{singleKey: {N: 60, Median: 10, P95: 12}},
-		SMCalls:        map[string]int{singleKey: 8},
-		SMCallsByFunc:  map[string]map[string]int{singleKey: {"GetSecretValue": 4, "DescribeSecret": 2, "PutSecretValue": 1, "UpdateSecretVersionStage": 1}},
+		SMCalls:        map[string]int{singleKey: 10},
+		SMCallsByFunc:  map[string]map[string]int{singleKey: {"GetSecretValue": 5, "DescribeSecret": 3, "PutSecretValue": 1, "UpdateSecretVersionStage": 1}},
+		SMCallChecks:   map[string][]string{singleKey: {"DescribeSecret: rotation enabled, the token's stages, AWSCURRENT's version"}},
 		DBLogins:       map[string]float64{singleKey: 2},
 		BootstrapBytes: map[string]int64{"amd64/" + singleKey: 14_999_999},
 		ZipBytes:       map[string]int64{"amd64/" + singleKey: 6_000_000},
@@ -55,7 +56,7 @@ func TestEvaluateBoundaries(t *testing.T) {
 	if !r.Pass || len(r.Failed()) != 0 {
 		t.Fatalf("at the limits the budget passes: %v", r.Failed())
 	}
-	r.SMCallsPerRotation, r.StartToReadyMs, r.PeakRSSMiB, r.BootstrapBytesMax, r.DBLoginsPerRotation = 9, 20, 40, 15_000_000, 3
+	r.SMCallsPerRotation, r.StartToReadyMs, r.PeakRSSMiB, r.BootstrapBytesMax, r.DBLoginsPerRotation = 11, 20, 40, 15_000_000, 3
 	r.Evaluate()
 	if r.Pass || len(r.Failed()) != 5 {
 		t.Fatalf("over the limits every line fails: %v", r.Failed())
@@ -72,7 +73,7 @@ func TestResultsJSONKeys(t *testing.T) {
 	r.Evaluate()
 	var buf bytes.Buffer
 	r.WriteTable(&buf)
-	for _, want := range []string{"make bench", "PASS", "SM calls per rotation", "GetSecretValue 4", "DB logins", "start to ready", "peak RSS", "bootstrap size"} {
+	for _, want := range []string{"make bench", "PASS", "SM calls per rotation", "GetSecretValue 5", "1. DescribeSecret: rotation enabled", "DB logins", "start to ready", "peak RSS", "bootstrap size"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}
