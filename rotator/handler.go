@@ -187,6 +187,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	if h.dryRun {
 		log = log.With(slog.Bool("dry_run", true))
 	}
+	ctx = ContextWithLogger(ctx, log)
 	r := &Rotation{
 		SecretID:      ev.SecretID,
 		Token:         ev.ClientRequestToken,

@@ -2,6 +2,7 @@ package rotator
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,5 +118,21 @@ func TestScrubLoggerEveryKind(t *testing.T) {
 				t.Fatalf("want at least 8 redactions: %s", out)
 			}
 		})
+	}
+}
+
+// Engines log through the logger the handler puts in the step's context:
+// scrubbed, with the step's fields.
+func TestLoggerFromContext(t *testing.T) {
+	if LoggerFrom(context.Background()) != nil {
+		t.Fatal("a logger outside a step")
+	}
+	var buf bytes.Buffer
+	s := NewScrubber()
+	s.Add("Kx9#mQ2$vW7!pL4")
+	ctx := ContextWithLogger(context.Background(), ScrubLogger(slog.New(slog.NewJSONHandler(&buf, nil)), s))
+	LoggerFrom(ctx).Warn("engine warning", "detail", "Kx9#mQ2$vW7!pL4")
+	if !strings.Contains(buf.String(), "engine warning") || strings.Contains(buf.String(), "Kx9#") {
+		t.Fatalf("log: %s", buf.String())
 	}
 }
