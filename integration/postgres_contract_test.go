@@ -1,0 +1,73 @@
+package integration
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/rotatorkit/rotator/internal/pgtest"
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// The rotation contract against a real server, for both strategies:
+// rotation cancelled after createSecret stops setSecret before it changes
+// the database, and finishSecret promotes only a version with a value.
+func TestPostgresContractStepsThatWrite(t *testing.T) {
+	for _, kind := range []strategyKind{singleUser, alternatingUsers} {
+		name := map[strategyKind]string{singleUser: "single-user", alternatingUsers: "alternating-users"}[kind]
+		t.Run(name+"/setSecret after CancelRotateSecret", func(t *testing.T) {
+			r := contractRig(t, kind)
+			cur := r.stage("AWSCURRENT")
+			token := "c0c0c0c0-0000-4000-8000-000000000001"
+			r.beginRotation(token)
+			if err := r.step("createSecret", token); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.sm.Client().CancelRotateSecret(t.Context(), &secretsmanager.CancelRotateSecretInput{SecretId: aws.String(r.arn)}); err != nil {
+				t.Fatal(err)
+			}
+			before := dbSnapshot(t, r.pg, cur.Username())
+			if err := r.step("setSecret", token); !errors.Is(err, rotator.ErrRotationDisabled) {
+				t.Fatalf("setSecret after CancelRotateSecret: %v, want %v", err, rotator.ErrRotationDisabled)
+			}
+			if err := r.login(r.stage("AWSCURRENT")); err != nil {
+				t.Fatalf("AWSCURRENT stopped working: %v", err)
+			}
+			if pending := r.valueAt(token); pending != nil && r.login(pending) == nil {
+				t.Fatal("the pending password was put in force although rotation is off")
+			}
+			if after := dbSnapshot(t, r.pg, cur.Username()); after != before {
+				t.Fatalf("setSecret changed the database:\n%s\n->\n%s", before, after)
+			}
+			r.assertNoLeaks()
+		})
+		t.Run(name+"/finishSecret without a value", func(t *testing.T) {
+			r := contractRig(t, kind)
+			token := "c0c0c0c0-0000-4000-8000-000000000002"
+			r.beginRotation(token)
+			if err := r.step("finishSecret", token); !errors.Is(err, rotator.ErrPendingValueMissing) {
+				t.Fatalf("finishSecret before createSecret: %v, want %v", err, rotator.ErrPendingValueMissing)
+			}
+			if r.sm.VersionOf(r.arn, "AWSCURRENT") == token {
+				t.Fatal("AWSCURRENT moved to a version without a value")
+			}
+			if err := r.login(r.stage("AWSCURRENT")); err != nil {
+				t.Fatalf("AWSCURRENT stopped working: %v", err)
+			}
+		})
+	}
+}
+
+func contractRig(t *testing.T, kind strategyKind) *pgRig {
+	t.Helper()
+	pg := pgtest.Shared(t)
+	if kind == alternatingUsers {
+		return alternatingRig(t, pg, pgtest.UniqueName("ctr"), nil)
+	}
+	user := pgtest.UniqueName("ctr")
+	pw := pgtest.RandomPassword(30)
+	pg.CreateRole(t, user, pw, "LOGIN")
+	return newPGRig(t, pg, singleUser, pg.Secret(user, pw))
+}
