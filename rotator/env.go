@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 )
 
@@ -27,30 +26,91 @@ const (
 	EnvMetrics = "ROTATOR_METRICS"
 )
 
-// NewSecretsManagerClient builds the SDK client from the default AWS
-// configuration, honouring EnvEndpoint.
-func NewSecretsManagerClient(ctx context.Context, getenv func(string) string, optFns ...func(*config.LoadOptions) error) (*secretsmanager.Client, error) {
+// Environment variables that NewLambdaClient reads, as Lambda sets them.
+const (
+	envRegion           = "AWS_REGION"
+	envDefaultRegion    = "AWS_DEFAULT_REGION"
+	envAccessKeyID      = "AWS_ACCESS_KEY_ID"
+	envSecretAccessKey  = "AWS_SECRET_ACCESS_KEY"
+	envSessionToken     = "AWS_SESSION_TOKEN"
+	envEndpointService  = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
+	envEndpointAll      = "AWS_ENDPOINT_URL"
+	envIgnoreEndpoints  = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+	envUseFIPSEndpoint  = "AWS_USE_FIPS_ENDPOINT"
+	envUseDualStackEndp = "AWS_USE_DUALSTACK_ENDPOINT"
+)
+
+// NewLambdaClient builds the Secrets Manager client from what Lambda puts
+// in a function's environment: the region, the execution role's
+// credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN), and the endpoint variables (EnvEndpoint, then the
+// SDK's AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL), FIPS and
+// dual-stack switches. It does not link the SDK's full configuration chain
+// (profiles, SSO, web identity): a Lambda function never uses it, and it
+// is a third of a bootstrap. Outside Lambda, use rotator/awsconfig.
+// getenv is os.Getenv when nil.
+func NewLambdaClient(getenv func(string) string) (*secretsmanager.Client, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	region := env(envRegion)
+	if region == "" {
+		region = env(envDefaultRegion)
 	}
-	endpoint := strings.TrimSpace(getenv(EnvEndpoint))
+	if region == "" {
+		return nil, fmt.Errorf("no AWS region: %s is not set (Lambda sets it)", envRegion)
+	}
+	id, key := env(envAccessKeyID), env(envSecretAccessKey)
+	if id == "" || key == "" {
+		return nil, fmt.Errorf("no credentials: %s and %s are not set (Lambda sets them from the execution role)", envAccessKeyID, envSecretAccessKey)
+	}
+	creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: key, SessionToken: env(envSessionToken), Source: "environment"}
+	cfg := aws.Config{
+		Region: region,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return creds, nil
+		}),
+	}
+	endpoint := env(EnvEndpoint)
+	if endpoint == "" && !truthy(env(envIgnoreEndpoints)) {
+		endpoint = env(envEndpointService)
+		if endpoint == "" {
+			endpoint = env(envEndpointAll)
+		}
+	}
+	fips, err := ParseBool(env(envUseFIPSEndpoint))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envUseFIPSEndpoint, err)
+	}
+	dual, err := ParseBool(env(envUseDualStackEndp))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envUseDualStackEndp, err)
+	}
 	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
+		if fips {
+			o.EndpointOptions.UseFIPSEndpoint = aws.FIPSEndpointStateEnabled
+		}
+		if dual {
+			o.EndpointOptions.UseDualStackEndpoint = aws.DualStackEndpointStateEnabled
+		}
 	}), nil
 }
 
+func truthy(s string) bool {
+	b, err := ParseBool(s)
+	return err == nil && b
+}
+
 // NewFromEnv builds a Handler the way a Lambda function wants it: the SDK
-// client from the environment, the password policy from AWS's template
+// client from the environment (NewLambdaClient), the password policy from AWS's template
 // variables, JSON logs on stdout, dry run from ROTATOR_DRY_RUN. opts come
 // last and win.
 func NewFromEnv(ctx context.Context, s Strategy, opts ...Option) (*Handler, error) {
-	client, err := NewSecretsManagerClient(ctx, os.Getenv)
+	client, err := NewLambdaClient(os.Getenv)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/rotator/awsconfig"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
@@ -51,7 +52,7 @@ func (c *cli) secretsManager(ctx context.Context, endpoint, region string) (*sec
 			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("rotator-local", "rotator-local", "")))
 		}
 	}
-	client, err := rotator.NewSecretsManagerClient(ctx, getenv, opts...)
+	client, err := awsconfig.NewSecretsManagerClient(ctx, getenv, opts...)
 	if err != nil {
 		return nil, err
 	}
