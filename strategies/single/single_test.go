@@ -60,8 +60,7 @@ func (f *fakeEngine) SetPassword(_ context.Context, req rotator.SetPasswordReque
 }
 
 // secret is an RDS-style value for user "app".
-func secret(t *testing.T, host, password, sslmode, dbname string, port int) *rotator.Secret {
-	t.Helper()
+func secret(host, password, sslmode, dbname string, port int) *rotator.Secret {
 	s := rotator.NewSecret(map[string]string{
 		rotator.FieldEngine:   "postgres",
 		rotator.FieldHost:     host,
@@ -71,7 +70,7 @@ func secret(t *testing.T, host, password, sslmode, dbname string, port int) *rot
 		"sslmode":             sslmode,
 	})
 	if err := s.Set(rotator.FieldPort, port); err != nil {
-		t.Fatal(err)
+		panic(err) // an int always marshals
 	}
 	return s
 }
@@ -87,8 +86,9 @@ func value(t *testing.T, s *rotator.Secret) string {
 
 // setSecret stores versions (oldest first; the last is AWSCURRENT, the one
 // before AWSPREVIOUS), runs createSecret, calls beforeSet with the pending
-// password, and returns setSecret's error and the pending value.
-func setSecret(t *testing.T, f *fakeEngine, versions []*rotator.Secret, beforeSet func(pending string)) (error, *rotator.Secret, *rotatortest.LogBuffer) {
+// password, and returns the pending value, the handler's log and
+// setSecret's error.
+func setSecret(t *testing.T, f *fakeEngine, versions []*rotator.Secret, beforeSet func(pending string)) (*rotator.Secret, *rotatortest.LogBuffer, error) {
 	t.Helper()
 	ctx := context.Background()
 	sm := rotatortest.NewServer()
@@ -122,7 +122,7 @@ func setSecret(t *testing.T, f *fakeEngine, versions []*rotator.Secret, beforeSe
 		beforeSet(pending.Password())
 	}
 	ev.Step = "setSecret"
-	return h.Handle(ctx, ev), pending, logs
+	return pending, logs, h.Handle(ctx, ev)
 }
 
 // TestSetPendingFallback covers the order of logins: current, then the
@@ -132,54 +132,66 @@ func TestSetPendingFallback(t *testing.T) {
 	const host = "db.example.com"
 	tests := []struct {
 		name       string
-		previous   func(t *testing.T) *rotator.Secret // nil: no AWSPREVIOUS
-		server     string                             // the password the server accepts; "pending" for the pending one
+		previous   *rotator.Secret // nil: no AWSPREVIOUS
+		server     string          // the password the server accepts; "pending" for the pending one
 		requireTLS bool
 		wantConns  int      // SetPassword connections
-		wantErr    []string // "" parts of the error; nil: success
+		wantErr    []string // parts of the error; nil: success
 		wantSkip   string   // LoginError.PreviousSkipped
 	}{
 		{
-			name:     "current logs in",
-			previous: func(t *testing.T) *rotator.Secret { return secret(t, host, "p0-old", "disable", "app", 5432) },
-			server:   "p1-current", requireTLS: true, wantConns: 1,
+			name:       "current logs in",
+			previous:   secret(host, "p0-old", "disable", "app", 5432),
+			server:     "p1-current",
+			requireTLS: true,
+			wantConns:  1,
 		},
 		{
-			name: "previous logs in with the current TLS mode, port and database",
-			previous: func(t *testing.T) *rotator.Secret {
-				return secret(t, host, "p0-old", "disable", "olddb", 6543)
+			name:       "previous logs in with the current TLS mode, port and database",
+			previous:   secret(host, "p0-old", "disable", "olddb", 6543),
+			server:     "p0-old",
+			requireTLS: true,
+			wantConns:  2,
+		},
+		{
+			name:      "pending already set",
+			previous:  secret(host, "p0-old", "require", "app", 5432),
+			server:    "pending",
+			wantConns: 2,
+		},
+		{
+			name:      "previous names another host: not tried",
+			previous:  secret("elsewhere.example.com", "p0-old", "require", "app", 5432),
+			server:    "p0-old",
+			wantConns: 1,
+			wantErr: []string{
+				"current: set pending password: login failed: fake: password rejected",
+				"previous: not tried (AWSPREVIOUS names another user or host)",
+				"pending: login failed: fake: password rejected",
 			},
-			server: "p0-old", requireTLS: true, wantConns: 2,
-		},
-		{
-			name:     "pending already set",
-			previous: func(t *testing.T) *rotator.Secret { return secret(t, host, "p0-old", "require", "app", 5432) },
-			server:   "pending", wantConns: 2,
-		},
-		{
-			name:     "previous names another host: not tried",
-			previous: func(t *testing.T) *rotator.Secret { return secret(t, "elsewhere.example.com", "p0-old", "require", "app", 5432) },
-			server:   "p0-old", wantConns: 1,
-			wantErr:  []string{"current: set pending password: login failed: fake: password rejected", "previous: not tried (AWSPREVIOUS names another user or host)", "pending: login failed: fake: password rejected"},
 			wantSkip: "AWSPREVIOUS names another user or host",
 		},
 		{
-			name:     "previous holds the current password: not tried",
-			previous: func(t *testing.T) *rotator.Secret { return secret(t, host, "p1-current", "disable", "app", 5432) },
-			server:   "unknown", wantConns: 1,
-			wantErr:  []string{"previous: not tried (AWSPREVIOUS holds the current password)"},
-			wantSkip: "AWSPREVIOUS holds the current password",
+			name:      "previous holds the current password: not tried",
+			previous:  secret(host, "p1-current", "disable", "app", 5432),
+			server:    "unknown",
+			wantConns: 1,
+			wantErr:   []string{"previous: not tried (AWSPREVIOUS holds the current password)"},
+			wantSkip:  "AWSPREVIOUS holds the current password",
 		},
 		{
-			name:   "no previous version",
-			server: "unknown", wantConns: 1,
-			wantErr:  []string{"previous: not tried (there is no AWSPREVIOUS version)"},
-			wantSkip: "there is no AWSPREVIOUS version",
+			name:      "no previous version",
+			server:    "unknown",
+			wantConns: 1,
+			wantErr:   []string{"previous: not tried (there is no AWSPREVIOUS version)"},
+			wantSkip:  "there is no AWSPREVIOUS version",
 		},
 		{
-			name:     "nothing logs in: every cause named",
-			previous: func(t *testing.T) *rotator.Secret { return secret(t, host, "p0-old", "disable", "olddb", 6543) },
-			server:   "unknown", requireTLS: true, wantConns: 2,
+			name:       "nothing logs in: every cause named",
+			previous:   secret(host, "p0-old", "disable", "olddb", 6543),
+			server:     "unknown",
+			requireTLS: true,
+			wantConns:  2,
 			wantErr: []string{
 				"current: set pending password: login failed: fake: password rejected",
 				"previous: set pending password: login failed: fake: password rejected",
@@ -189,14 +201,14 @@ func TestSetPendingFallback(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cur := secret(t, host, "p1-current", "require", "app", 5432)
+			cur := secret(host, "p1-current", "require", "app", 5432)
 			var versions []*rotator.Secret
 			if tt.previous != nil {
-				versions = append(versions, tt.previous(t))
+				versions = append(versions, tt.previous)
 			}
 			versions = append(versions, cur)
 			f := &fakeEngine{password: tt.server, requireTLS: tt.requireTLS}
-			err, pending, logs := setSecret(t, f, versions, func(pw string) {
+			pending, logs, err := setSecret(t, f, versions, func(pw string) {
 				if tt.server == "pending" {
 					f.password = pw
 				}
@@ -209,7 +221,7 @@ func TestSetPendingFallback(t *testing.T) {
 				// The fallback: the current secret, every field, with the
 				// previous password.
 				want := cur.Clone()
-				want.SetString(rotator.FieldPassword, tt.previous(t).Password())
+				want.SetString(rotator.FieldPassword, tt.previous.Password())
 				if got, w := value(t, f.setConns[1]), value(t, want); got != w {
 					t.Errorf("fallback connected with\n%s\nwant\n%s", got, w)
 				}
