@@ -63,9 +63,9 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 // settings (host, port, dbname, TLS fields: every field but the password),
 // never with AWSPREVIOUS's own, which may be older and weaker: a TLS mode
 // tightened in AWSCURRENT holds for the fallback too. It is tried only when
-// AWSPREVIOUS names the same user on the same host, so a secret whose host
-// was changed never receives the password of another server. When nothing
-// logs in, the error is a *LoginError naming every cause.
+// AWSPREVIOUS names the same user on the same host, so it never goes to a
+// host other than the one it was made for. When nothing logs in, the error
+// is a *LoginError naming every cause.
 func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	cur, pending, err := s.pair(ctx, r)
 	if err != nil {
