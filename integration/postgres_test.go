@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -44,9 +45,14 @@ type pgRig struct {
 	sm     *rotatortest.Server
 	arn    string
 	logs   *rotatortest.LogBuffer
-	errs   []string
 	seen   []string // every password this rig ever held, for the leak check
 	handle rotatortest.RotationFunc
+
+	kind strategyKind
+	opts []rotator.Option
+
+	mu   sync.Mutex // guards errs: sandboxes may run at once
+	errs []string
 }
 
 type strategyKind int
@@ -66,28 +72,38 @@ func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotato
 		t.Fatal(err)
 	}
 	r.arn = r.sm.MustCreateSecret(t, pgtest.UniqueName("rds/app"), value)
+	r.kind, r.opts = kind, opts
+	r.handle = r.sandbox()
+	t.Cleanup(r.assertNoLeaks)
+	return r
+}
+
+// sandbox returns a new handler for the rig's secret, with its own engine
+// and strategy, as a separate Lambda sandbox would have. Errors it returns
+// are kept for the leak check; sandboxes may run at once.
+func (r *pgRig) sandbox() rotatortest.RotationFunc {
+	r.t.Helper()
 	engine := postgres.New()
 	var strategy rotator.Strategy
-	switch kind {
+	switch r.kind {
 	case singleUser:
 		strategy = single.New(engine)
 	case alternatingUsers:
 		strategy = alternating.New(engine, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength))
 	}
-	logger := r.logs.Logger()
-	h, err := rotator.New(r.sm.Client(), strategy, append([]rotator.Option{rotator.WithLogger(logger)}, opts...)...)
+	h, err := rotator.New(r.sm.Client(), strategy, append([]rotator.Option{rotator.WithLogger(r.logs.Logger())}, r.opts...)...)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	r.handle = func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+	return func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
 		err := h.Handle(ctx, ev)
 		if err != nil {
+			r.mu.Lock()
 			r.errs = append(r.errs, err.Error())
+			r.mu.Unlock()
 		}
 		return err
 	}
-	t.Cleanup(r.assertNoLeaks)
-	return r
 }
 
 // rotate runs one rotation through RotateSecret and returns the outcome.
@@ -153,7 +169,10 @@ func (r *pgRig) assertNoLeaks() {
 		if strings.Contains(logs, pw) {
 			r.t.Errorf("a password appears in the handler's logs")
 		}
-		for _, e := range r.errs {
+		r.mu.Lock()
+		errs := r.errs
+		r.mu.Unlock()
+		for _, e := range errs {
 			if strings.Contains(e, pw) {
 				r.t.Errorf("a password appears in a returned error")
 			}

@@ -42,6 +42,13 @@ func (e *Engine) Login(ctx context.Context, s *rotator.Secret) error {
 // must be ASCII. Errors wrap rotator.ErrPermission when the connecting user
 // may not change the role, ErrNoSuchRole when it does not exist, or the
 // Login errors for the connection.
+//
+// Two SetPasswords (or a SetPassword and an EnsureUser) for the same role
+// at once both succeed: each changes the role in a transaction holding the
+// role's advisory lock (see lockRole), so they take turns instead of one
+// failing with "tuple concurrently updated"; a conflict the lock cannot
+// prevent (a change made outside Rotator, or through another database) is
+// retried.
 func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest) error {
 	const op = "set password"
 	t, err := e.parse(req.Conn)
@@ -73,12 +80,61 @@ func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest
 		return e.newError(op, t, err.Error(), nil)
 	}
 	stmt := "ALTER ROLE " + pgx.Identifier{req.Username}.Sanitize() + " WITH PASSWORD " + lit
-	if _, err := conn.Exec(ctx, stmt); err != nil {
-		return e.statementError(op, t, "changing the password of "+quote(req.Username), err,
-			t.password, req.Password, verifier)
+	for attempt := 1; ; attempt++ {
+		err := e.alterLocked(ctx, conn, t, req.Username, stmt, req.Password, verifier)
+		if err != nil && attempt < maxAttempts && retryable(err) {
+			e.log.Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
 	}
 	e.log.Info("postgres: password changed", "user", req.Username, "as", t.username, "hash", hashName(enc))
 	return nil
+}
+
+// maxAttempts bounds the retries of a change that conflicted with a
+// concurrent one.
+const maxAttempts = 3
+
+// alterLocked runs stmt, an ALTER ROLE of role, in a transaction holding
+// the role's advisory lock. secrets are scrubbed from errors.
+func (e *Engine) alterLocked(ctx context.Context, conn *pgx.Conn, t *target, role, stmt string, secrets ...string) error {
+	const op = "set password"
+	secrets = append(secrets, t.password)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return e.statementError(op, t, "beginning a transaction", err, secrets...)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if err := lockRole(ctx, tx, role); err != nil {
+		return e.statementError(op, t, "waiting for the lock on "+quote(role), err, secrets...)
+	}
+	if _, err := tx.Exec(ctx, stmt); err != nil {
+		return e.statementError(op, t, "changing the password of "+quote(role), err, secrets...)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return e.statementError(op, t, "committing the password of "+quote(role), err, secrets...)
+	}
+	return nil
+}
+
+// roleLockPrefix namespaces the advisory lock keys that lockRole derives
+// from role names, away from keys the application may use.
+const roleLockPrefix = "github.com/rotatorkit/rotator role "
+
+// lockRole takes a transaction-scoped advisory lock on a role name (any
+// role may take advisory locks), so that Rotator's changes to one role
+// take turns: two ALTER ROLEs of one role at once make the second fail
+// with "tuple concurrently updated" (SQLSTATE XX000) instead of waiting.
+// The key is a 32-bit hash: two roles may share one, which only makes
+// them take turns too. Advisory locks are per database, so the lock
+// serialises changes made through the same database (those of one secret).
+func lockRole(ctx context.Context, tx pgx.Tx, role string) error {
+	_, err := tx.Exec(ctx, "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext($1))", roleLockPrefix+role)
+	return err
 }
 
 func passwordEncryption(ctx context.Context, conn *pgx.Conn) (string, error) {

@@ -46,7 +46,9 @@ import (
 // grant them; the role setting already makes the user's sessions run with
 // the template's SUPERUSER and BYPASSRLS), and neither is VALID UNTIL (the
 // rotation owns the user's password). Running EnsureUser again changes
-// nothing when nothing drifted, and two concurrent runs both succeed.
+// nothing when nothing drifted, and two concurrent runs both succeed: they
+// take turns on the user's advisory lock (as SetPassword does), and a
+// conflict the lock cannot prevent is retried.
 // Objects that an existing user owned before it became a twin (e.g. made
 // by another rotation function) stay its own: REASSIGN OWNED BY user TO
 // template fixes that, and is left to the operator.
@@ -98,7 +100,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 
 	for attempt := 1; ; attempt++ {
 		created, err := e.ensureTwin(ctx, conn, t, req, version)
-		if err != nil && attempt < 3 && retryable(err) {
+		if err != nil && attempt < maxAttempts && retryable(err) {
 			// Another EnsureUser made the same change at the same time.
 			e.log.Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
 			continue
@@ -177,6 +179,10 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 		return false, fail("beginning a transaction", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
+	// Take turns with other EnsureUsers and SetPasswords of this user.
+	if err := lockRole(ctx, tx, user); err != nil {
+		return false, fail("waiting for the lock on "+quote(user), err)
+	}
 
 	tmpl, ok, err := lookupRole(ctx, tx, tmplName)
 	if err != nil {
