@@ -9,13 +9,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/rotator/awsconfig"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
-// TestSecretsManagerEndpointFromEnv checks both variables that point the
+// TestSecretsManagerEndpointFromEnv checks the variables that point the
 // client at an endpoint: AWS's templates' SECRETS_MANAGER_ENDPOINT and the
-// SDK's own AWS_ENDPOINT_URL_SECRETS_MANAGER. A call that reaches the test
-// server shows up in its call log.
+// SDK's own AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL, for the
+// Lambda client (NewLambdaClient) and the full configuration chain
+// (awsconfig). A call that reaches the test server shows up in its call
+// log.
 func TestSecretsManagerEndpointFromEnv(t *testing.T) {
 	tests := []struct {
 		name string
@@ -28,33 +31,83 @@ func TestSecretsManagerEndpointFromEnv(t *testing.T) {
 		{"template variable wins", func(u string) map[string]string {
 			return map[string]string{rotator.EnvEndpoint: u, "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:1"}
 		}},
+		{"AWS_ENDPOINT_URL", func(u string) map[string]string { return map[string]string{"AWS_ENDPOINT_URL": u} }},
+	}
+	clients := map[string]func(env map[string]string) (*secretsmanager.Client, error){
+		"lambda": func(env map[string]string) (*secretsmanager.Client, error) {
+			return rotator.NewLambdaClient(func(k string) string {
+				if v, ok := env[k]; ok {
+					return v
+				}
+				return map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret"}[k]
+			})
+		},
+		"awsconfig": func(env map[string]string) (*secretsmanager.Client, error) {
+			return awsconfig.NewSecretsManagerClient(context.Background(), func(k string) string { return env[k] })
+		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := rotatortest.NewServer()
-			defer srv.Close()
-			arn := srv.MustCreateSecret(t, "endpoint/check", `{"username":"u","password":"endpoint-test-pw"}`)
-			env := tt.env(srv.URL())
-			t.Setenv("AWS_REGION", "us-east-1")
-			t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
-			t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "")
-			t.Setenv("AWS_ENDPOINT_URL", "")
-			for k, v := range env {
-				t.Setenv(k, v)
-			}
-			client, err := rotator.NewSecretsManagerClient(context.Background(), func(k string) string { return env[k] })
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv.ResetCalls()
-			if _, err := client.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)}); err != nil {
-				t.Fatalf("DescribeSecret through the configured endpoint: %v", err)
-			}
-			if srv.CallCounts()["DescribeSecret"] != 1 {
-				t.Fatal("the call did not reach the configured endpoint")
+		for cname, newClient := range clients {
+			t.Run(tt.name+"/"+cname, func(t *testing.T) {
+				srv := rotatortest.NewServer()
+				defer srv.Close()
+				arn := srv.MustCreateSecret(t, "endpoint/check", `{"username":"u","password":"endpoint-test-pw"}`)
+				env := tt.env(srv.URL())
+				t.Setenv("AWS_REGION", "us-east-1")
+				t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+				t.Setenv("AWS_SECRET_ACCESS_KEY", "example-secret")
+				t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "")
+				t.Setenv("AWS_ENDPOINT_URL", "")
+				for k, v := range env {
+					t.Setenv(k, v)
+				}
+				client, err := newClient(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv.ResetCalls()
+				if _, err := client.DescribeSecret(context.Background(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(arn)}); err != nil {
+					t.Fatalf("DescribeSecret through the configured endpoint: %v", err)
+				}
+				if srv.CallCounts()["DescribeSecret"] != 1 {
+					t.Fatal("the call did not reach the configured endpoint")
+				}
+			})
+		}
+	}
+}
+
+// NewLambdaClient needs what Lambda always sets, and says which variable
+// is missing; it never echoes a credential.
+func TestNewLambdaClientMissingEnvironment(t *testing.T) {
+	full := map[string]string{"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example-secret-key", "AWS_SESSION_TOKEN": "tok"}
+	tests := []struct {
+		drop, want string
+	}{
+		{"AWS_REGION", "AWS_REGION"},
+		{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"},
+		{"AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.drop, func(t *testing.T) {
+			_, err := rotator.NewLambdaClient(func(k string) string {
+				if k == tt.drop {
+					return ""
+				}
+				return full[k]
+			})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "example-secret-key") {
+				t.Fatalf("err = %v, want one naming %s", err, tt.want)
 			}
 		})
+	}
+	c, err := rotator.NewLambdaClient(func(k string) string { return full[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := c.Options().Credentials.Retrieve(context.Background())
+	if err != nil || creds.AccessKeyID != "AKIDEXAMPLE" || creds.SessionToken != "tok" || c.Options().Region != "eu-west-1" {
+		t.Fatalf("client from the environment: %+v, %v", c.Options().Region, err)
 	}
 }
 
