@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -70,4 +71,29 @@ func contractRig(t *testing.T, kind strategyKind) *pgRig {
 	pw := pgtest.RandomPassword(30)
 	pg.CreateRole(t, user, pw, "LOGIN")
 	return newPGRig(t, pg, singleUser, pg.Secret(user, pw))
+}
+
+// The engine's warnings reach the handler's (scrubbed) log: a function
+// builds its engine without a logger of its own, as in Lambda, and a
+// plaintext fallback allowed by sslmode=prefer must still be reported.
+func TestPostgresEngineWarningsReachTheFunctionLog(t *testing.T) {
+	pg := pgtest.Shared(t, pgtest.WithoutTLS())
+	user := pgtest.UniqueName("warn")
+	pw := pgtest.RandomPassword(30)
+	pg.CreateRole(t, user, pw, "LOGIN")
+	sec := pg.Secret(user, pw)
+	sec.Delete("ssl")
+	sec.SetString("sslmode", "prefer")
+	r := newPGRig(t, pg, singleUser, sec)
+	if out := r.rotate(); !out.Succeeded {
+		t.Fatal(out.Err)
+	}
+	logs := r.logs.String()
+	if !strings.Contains(logs, "connected without TLS") {
+		t.Fatalf("the engine's plaintext warning is not in the function's log:\n%s", logs)
+	}
+	if !strings.Contains(logs, r.arn) {
+		t.Fatal("the engine's lines lack the step's fields (secret_id)")
+	}
+	r.assertNoLeaks()
 }

@@ -115,7 +115,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, 
 		return nil, e.connectError(op, t, err)
 	}
 	if _, isTLS := conn.PgConn().Conn().(*tls.Conn); !isTLS && t.tls.mode == SSLPrefer {
-		e.log.Warn("postgres: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
+		e.logger(ctx).Warn("postgres: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
 			"host", t.host, "port", t.port, "user", t.username)
 	}
 	return conn, nil

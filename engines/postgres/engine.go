@@ -131,14 +131,25 @@ func WithDefaultSSLMode(mode string) Option {
 	}
 }
 
-// WithLogger sets the logger (default: discard). Secret values are never
-// logged.
+// WithLogger sets the logger for calls made outside a rotation step
+// (default: discard). Within a step the engine logs through the handler's
+// scrubbed logger (rotator.LoggerFrom), so that its warnings reach the
+// function's log. Secret values are never logged.
 func WithLogger(l *slog.Logger) Option {
 	return func(e *Engine) {
 		if l != nil {
 			e.log = l
 		}
 	}
+}
+
+// logger is the step's logger when the handler runs the call, else the
+// engine's own.
+func (e *Engine) logger(ctx context.Context) *slog.Logger {
+	if l := rotator.LoggerFrom(ctx); l != nil {
+		return l
+	}
+	return e.log
 }
 
 func (e *Engine) setCABundle(pem []byte, source string) {

@@ -102,7 +102,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 		created, err := e.ensureTwin(ctx, conn, t, req, version)
 		if err != nil && attempt < maxAttempts && retryable(err) {
 			// Another EnsureUser made the same change at the same time.
-			e.log.Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
+			e.logger(ctx).Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
 			continue
 		}
 		resp.Created = created && err == nil
@@ -228,7 +228,7 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 			user, tmpl bool
 		}{{"SUPERUSER", have.super, tmpl.super}, {"REPLICATION", have.replication, tmpl.replication}, {"BYPASSRLS", have.bypassRLS, tmpl.bypassRLS}} {
 			if a.user != a.tmpl {
-				e.log.Warn("postgres: the user and its template differ in an attribute this engine does not copy",
+				e.logger(ctx).Warn("postgres: the user and its template differ in an attribute this engine does not copy",
 					"user", user, "template", tmplName, "attribute", a.name, "user_has", a.user, "template_has", a.tmpl)
 			}
 		}
@@ -264,9 +264,9 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 		return false, fail("committing", err)
 	}
 	if len(changes) == 0 {
-		e.log.Debug("postgres: user already matches its template", "user", user, "template", tmplName)
+		e.logger(ctx).Debug("postgres: user already matches its template", "user", user, "template", tmplName)
 	} else {
-		e.log.Info("postgres: user aligned with its template", "user", user, "template", tmplName, "changes", changes)
+		e.logger(ctx).Info("postgres: user aligned with its template", "user", user, "template", tmplName, "changes", changes)
 	}
 	return created, nil
 }
@@ -438,7 +438,7 @@ func (e *Engine) syncSettings(ctx context.Context, tx pgx.Tx, t *target, user, t
 		if err != nil {
 			serr := e.statementError(op, t, desc+" for "+quote(user), err, t.password)
 			if errors.Is(serr, rotator.ErrPermission) && !strings.EqualFold(name, "role") {
-				e.log.Warn("postgres: cannot copy a setting of the template user; the twins differ in it",
+				e.logger(ctx).Warn("postgres: cannot copy a setting of the template user; the twins differ in it",
 					"user", user, "template", tmpl, "setting", name, "database", c.db, "error", serr.Error())
 				continue
 			}
