@@ -27,7 +27,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{
-		postgres.EnvCABundle, postgres.EnvSSLMode, rotator.EnvEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL",
+		postgres.EnvCABundle, postgres.EnvSSLMode, postgres.EnvAllowMD5, postgres.EnvAllowCleartext, rotator.EnvEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL",
 		rotator.EnvDryRun, rotator.EnvMetrics, rotator.EnvLogLevel, "AWS_LAMBDA_FUNCTION_NAME", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
 		"PASSWORD_LENGTH", "EXCLUDE_CHARACTERS", "PASSWORD_SOURCE",
 	} {

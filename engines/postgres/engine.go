@@ -21,6 +21,14 @@ const (
 	// EnvSSLMode is the TLS mode for secrets that set neither "ssl" nor
 	// "sslmode".
 	EnvSSLMode = "ROTATOR_PG_SSLMODE"
+	// EnvAllowMD5 ("true") is WithAllowMD5(true): md5 authentication on
+	// connections whose certificate is not verified, and md5 verifiers for
+	// new passwords.
+	EnvAllowMD5 = "ROTATOR_PG_ALLOW_MD5"
+	// EnvAllowCleartext ("true") is WithAllowCleartextPassword(true):
+	// cleartext password authentication on connections whose certificate
+	// is not verified.
+	EnvAllowCleartext = "ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD"
 )
 
 // DefaultConnectTimeout bounds each connection attempt (DNS, TCP, TLS and
@@ -57,6 +65,18 @@ var (
 	// ErrConfig: the engine's own configuration (options or environment)
 	// is invalid.
 	ErrConfig = errors.New("invalid postgres engine configuration")
+	// ErrAuthMethod: on a connection whose certificate is not verified,
+	// the server asked for an authentication method other than
+	// SCRAM-SHA-256 (and the opt-ins), or for none; nothing was sent (with
+	// rotator.ErrUnreachable).
+	ErrAuthMethod = errors.New("authentication method refused")
+	// ErrChannelBinding: on a TLS connection whose certificate is not
+	// verified, the server offered SCRAM without channel binding; nothing
+	// was sent (with rotator.ErrUnreachable).
+	ErrChannelBinding = errors.New("channel binding required")
+	// ErrMD5Verifier: the server's password_encryption is md5, and md5
+	// verifiers are not allowed (WithAllowMD5).
+	ErrMD5Verifier = errors.New("md5 verifiers not allowed")
 )
 
 // Compile-time checks of the capability shapes the strategies ask for.
@@ -82,6 +102,8 @@ type Engine struct {
 	caBundle       *x509.CertPool // nil: none configured
 	caSource       string
 	defaultSSLMode string // "" : verify-full with a CA bundle, else require
+	allowMD5       bool
+	allowCleartext bool
 	log            *slog.Logger
 	configErr      error
 }
@@ -131,6 +153,28 @@ func WithDefaultSSLMode(mode string) Option {
 	}
 }
 
+// WithAllowMD5 lets the engine use md5, which it otherwise refuses
+// (replacing $ROTATOR_PG_ALLOW_MD5): md5 authentication on connections whose
+// certificate is not verified (sslmode disable, prefer, require), and md5
+// verifiers when the server's password_encryption is md5 (on any
+// connection). An md5 verifier is as good as the password for md5 logins
+// to whoever reads it (the server's statement log, a man in the middle),
+// and an md5 exchange can be relayed; only for servers that cannot move to
+// SCRAM. Channel binding is still required when a server offers SCRAM over
+// TLS.
+func WithAllowMD5(allow bool) Option {
+	return func(e *Engine) { e.allowMD5 = allow }
+}
+
+// WithAllowCleartextPassword lets the engine answer a cleartext password
+// request on a connection whose certificate is not verified (replacing
+// $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD). It sends the password itself to
+// whoever answers: verify the certificate instead wherever possible (with
+// verify-ca and verify-full, cleartext is accepted anyway, inside TLS).
+func WithAllowCleartextPassword(allow bool) Option {
+	return func(e *Engine) { e.allowCleartext = allow }
+}
+
 // WithLogger sets the logger (default: discard). Secret values are never
 // logged.
 func WithLogger(l *slog.Logger) Option {
@@ -150,9 +194,11 @@ func (e *Engine) setCABundle(pem []byte, source string) {
 	e.caBundle, e.caSource = pool, source
 }
 
-// New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE and
-// $ROTATOR_PG_SSLMODE, then applies the options. A configuration error
-// (unreadable bundle, unknown mode) is returned by every method.
+// New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE,
+// $ROTATOR_PG_SSLMODE, $ROTATOR_PG_ALLOW_MD5 and
+// $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD, then applies the options. A
+// configuration error (unreadable bundle, unknown mode, a boolean that is
+// not one) is returned by every method.
 func New(opts ...Option) *Engine {
 	e := &Engine{
 		connectTimeout: DefaultConnectTimeout,
@@ -170,6 +216,17 @@ func New(opts ...Option) *Engine {
 		if e.configErr != nil {
 			e.configErr = fmt.Errorf("%w (from $%s)", e.configErr, EnvSSLMode)
 		}
+	}
+	for _, b := range []struct {
+		env string
+		to  *bool
+	}{{EnvAllowMD5, &e.allowMD5}, {EnvAllowCleartext, &e.allowCleartext}} {
+		v, err := rotator.ParseBool(os.Getenv(b.env))
+		if err != nil {
+			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, b.env, err)
+			continue
+		}
+		*b.to = v
 	}
 	for _, o := range opts {
 		o(e)

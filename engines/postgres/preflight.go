@@ -73,7 +73,7 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	var out []PreflightCheck
 	if e.configErr != nil {
 		out = append(out, pfFail(name("engine configuration"), e.configErr.Error(),
-			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" (or the engine's options)"))
+			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" / $"+EnvAllowMD5+" / $"+EnvAllowCleartext+" (or the engine's options)"))
 		return out
 	}
 
@@ -437,6 +437,10 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 		fix = "turn TLS on in the server, or set \"sslmode\" to \"prefer\" or \"disable\""
 	case errors.Is(err, ErrCertificate):
 		fix = "make the certificate verifiable: see the TLS check"
+	case errors.Is(err, ErrAuthMethod):
+		fix = "make pg_hba.conf ask for scram-sha-256 (with SCRAM verifiers stored), or verify the server's certificate (\"sslmode\": \"verify-full\" with its CA); an opt-in for md5 or cleartext is named in the detail"
+	case errors.Is(err, ErrChannelBinding):
+		fix = "verify the server's certificate (\"sslmode\": \"verify-full\" with its CA in \"sslrootcert\" or $" + EnvCABundle + "): without it the engine requires SCRAM channel binding, which poolers such as PgBouncer do not offer"
 	case errors.Is(err, rotator.ErrLoginFailed):
 		fix = "check the user's password and the server's authentication rules (pg_hba.conf)"
 	case errors.Is(err, rotator.ErrUnreachable):
