@@ -243,7 +243,7 @@ func (e *authRefusedError) Unwrap() error { return e.kind }
 // authRefusalReason is the text of a refused authentication request on a
 // connection with plan p.
 func authRefusalReason(r *authRefusedError, p tlsPlan) string {
-	verify := fmt.Sprintf("verify the server's certificate (\"sslmode\": \"verify-full\" with its CA in \"sslrootcert\" or $%s)", EnvCABundle)
+	verify := fmt.Sprintf("verify the server's certificate (\"sslmode\": \"verify-full\" with its CA in \"sslrootcert\", $%s, or %s shipped with the function)", EnvCABundle, CABundleFile)
 	mode := "sslmode " + p.mode
 	if p.source != fmt.Sprintf(`"sslmode": %q`, p.mode) {
 		mode += ", set by " + p.source + ","

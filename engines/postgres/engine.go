@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,7 +18,8 @@ import (
 // Environment variables read by New (options given to New override them).
 const (
 	// EnvCABundle names a PEM file of CA certificates to verify servers
-	// against (e.g. the RDS global bundle shipped with the function).
+	// against (e.g. the RDS global bundle). Unset, the engine looks for
+	// CABundleFile in $LAMBDA_TASK_ROOT, then LayerCABundlePath.
 	EnvCABundle = "ROTATOR_PG_CA_BUNDLE"
 	// EnvSSLMode is the TLS mode for secrets that set neither "ssl" nor
 	// "sslmode".
@@ -30,6 +33,26 @@ const (
 	// is not verified.
 	EnvAllowCleartext = "ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD"
 )
+
+// Where New looks for a CA bundle when $ROTATOR_PG_CA_BUNDLE is unset, in
+// this order, so that shipping AWS's RDS CA bundle with the function is
+// enough to make verify-full the default. The first file that exists is
+// used; one that exists but holds no certificate is a configuration error.
+const (
+	// CABundleFile is the bundle's name next to bootstrap in the
+	// function's zip (`make build CA_BUNDLE=path` puts it there), read
+	// from $LAMBDA_TASK_ROOT, where Lambda unpacks the zip (/var/task).
+	CABundleFile = "rds-ca-bundle.pem"
+	// LayerCABundlePath is the bundle in a Lambda layer: a layer's zip is
+	// unpacked under /opt, so a layer holding rotator/rds-ca-bundle.pem
+	// provides it.
+	LayerCABundlePath = "/opt/rotator/" + CABundleFile
+	// envTaskRoot is Lambda's directory of the function's code.
+	envTaskRoot = "LAMBDA_TASK_ROOT"
+)
+
+// layerCABundlePath is LayerCABundlePath; tests point it elsewhere.
+var layerCABundlePath = LayerCABundlePath
 
 // DefaultConnectTimeout bounds each connection attempt (DNS, TCP, TLS and
 // authentication together).
@@ -123,7 +146,8 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // WithCABundle sets the PEM CA certificates that verify servers when the
-// secret brings none (replacing $ROTATOR_PG_CA_BUNDLE).
+// secret brings none (replacing $ROTATOR_PG_CA_BUNDLE and the bundle
+// shipped with the function).
 func WithCABundle(pem []byte) Option {
 	return func(e *Engine) { e.setCABundle(pem, "WithCABundle") }
 }
@@ -196,9 +220,12 @@ func (e *Engine) setCABundle(pem []byte, source string) {
 
 // New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE,
 // $ROTATOR_PG_SSLMODE, $ROTATOR_PG_ALLOW_MD5 and
-// $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD, then applies the options. A
-// configuration error (unreadable bundle, unknown mode, a boolean that is
-// not one) is returned by every method.
+// $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD, then applies the options. When
+// neither $ROTATOR_PG_CA_BUNDLE nor an option gives a CA bundle, it reads
+// the bundle shipped with the function, if any: $LAMBDA_TASK_ROOT/
+// rds-ca-bundle.pem, then /opt/rotator/rds-ca-bundle.pem (CABundleFile,
+// LayerCABundlePath). A configuration error (unreadable bundle, unknown
+// mode, a boolean that is not one) is returned by every method.
 func New(opts ...Option) *Engine {
 	e := &Engine{
 		connectTimeout: DefaultConnectTimeout,
@@ -231,7 +258,33 @@ func New(opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	if e.caBundle == nil && os.Getenv(EnvCABundle) == "" {
+		e.readShippedCABundle()
+	}
 	return e
+}
+
+// readShippedCABundle reads the first bundle that exists of
+// $LAMBDA_TASK_ROOT/rds-ca-bundle.pem and /opt/rotator/rds-ca-bundle.pem.
+func (e *Engine) readShippedCABundle() {
+	type candidate struct{ path, what string }
+	var cands []candidate
+	if root := os.Getenv(envTaskRoot); root != "" {
+		cands = append(cands, candidate{filepath.Join(root, CABundleFile), "shipped in the function's zip"})
+	}
+	cands = append(cands, candidate{layerCABundlePath, "from a layer"})
+	for _, c := range cands {
+		b, err := os.ReadFile(c.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			e.configErr = fmt.Errorf("%w: CA bundle %s: %v", ErrConfig, c.what, err)
+		default:
+			e.setCABundle(b, c.path+" ("+c.what+")")
+		}
+		return
+	}
 }
 
 // target is a parsed, validated secret.

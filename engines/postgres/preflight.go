@@ -375,7 +375,7 @@ func pfTLSFailure(name string, t *target, err error) PreflightCheck {
 		certErr *tls.CertificateVerificationError
 	)
 	trust := fmt.Sprintf("sslmode %s, trusting %s", t.tls.mode, t.tls.rootsF)
-	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text) or in the file named by $" + EnvCABundle + " (for RDS: the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)"
+	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text), in the file named by $" + EnvCABundle + ", or ship it with the function as " + CABundleFile + " (`make build CA_BUNDLE=...`, or a layer at " + LayerCABundlePath + "); for RDS: the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 	switch {
 	case errors.As(err, &hostErr):
 		return pfFail(name, "the certificate does not name "+strconv.Quote(t.host)+" ("+trust+"): "+hostErr.Error(),
