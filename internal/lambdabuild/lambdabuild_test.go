@@ -151,7 +151,7 @@ func TestReadmeDocumentsEveryFunction(t *testing.T) {
 			t.Errorf("README.md has no row for the function %s", n)
 		}
 	}
-	for _, v := range []string{"SECRETS_MANAGER_ENDPOINT", "PASSWORD_SOURCE", "ROTATOR_DRY_RUN", "ROTATOR_LOG_LEVEL", "ROTATOR_METRICS", "ROTATOR_PG_CA_BUNDLE", "provided.al2023", "--source-account", "secretsmanager.amazonaws.com"} {
+	for _, v := range []string{"SECRETS_MANAGER_ENDPOINT", "PASSWORD_SOURCE", "ROTATOR_DRY_RUN", "ROTATOR_LOG_LEVEL", "ROTATOR_METRICS", "ROTATOR_PG_CA_BUNDLE", "ROTATOR_PG_ALLOW_MD5", "ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD", "CA_BUNDLE=", "rds-ca-bundle.pem", "/opt/rotator/rds-ca-bundle.pem", "provided.al2023", "--source-account", "secretsmanager.amazonaws.com"} {
 		if !bytes.Contains(readme, []byte(v)) {
 			t.Errorf("README.md does not mention %s", v)
 		}
