@@ -236,7 +236,7 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 		case strings.Contains(msg, "authentication method requirement"):
 			return e.newError(op, t, "the server asked for an authentication method the engine refuses on this connection: "+msg, nil, rotator.ErrUnreachable, ErrAuthMethod)
 		case strings.Contains(msg, "channel binding"):
-			return e.newError(op, t, "channel binding failed (sslmode "+t.tls.mode+" does not verify the certificate, so the engine requires it): "+msg, nil, rotator.ErrUnreachable, ErrChannelBinding)
+			return e.newError(op, t, "channel binding failed (without a verified certificate the engine requires it): "+msg, nil, rotator.ErrUnreachable, ErrChannelBinding)
 		}
 	}
 
