@@ -8,12 +8,19 @@ ARCHES  := arm64 amd64
 # same flags (a test checks) for the builds that tests and the benchmark run.
 GOFLAGS_BUILD := -trimpath -buildvcs=false -tags lambda.norpc -ldflags='-s -w -buildid='
 BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
+# CA_BUNDLE=/path/to/global-bundle.pem (AWS's RDS CA bundle, downloaded by
+# you) puts that file into every zip as rds-ca-bundle.pem, next to
+# bootstrap: the PostgreSQL functions then verify servers against it
+# (verify-full) by default. Never commit a bundle to this repository.
+CA_BUNDLE ?=
+MKZIP_FLAGS := $(if $(CA_BUNDLE),-ca-bundle '$(CA_BUNDLE)')
 
 .PHONY: all build $(ARCHES:%=build-%) test test-postgres lint bench demo clean
 
 all: lint test
 
 ## build: dist/<arch>/<function>/bootstrap and dist/<arch>/<function>.zip for linux/arm64 and linux/amd64
+##   (CA_BUNDLE=/path/to/global-bundle.pem adds rds-ca-bundle.pem to each zip)
 build: $(ARCHES:%=build-%)
 	@cd dist && for a in $(ARCHES); do for f in $(FUNCTIONS); do \
 	  printf '%-48s %10s bytes  zip %10s bytes\n' "$$a/$$f/bootstrap" "$$(wc -c < $$a/$$f/bootstrap)" "$$(wc -c < $$a/$$f.zip)"; \
@@ -23,7 +30,7 @@ $(ARCHES:%=build-%): build-%:
 	@set -e; for f in $(FUNCTIONS); do \
 	  echo "go build dist/$*/$$f/bootstrap"; \
 	  $(BUILD_ENV) GOARCH=$* $(GO) build $(GOFLAGS_BUILD) -o dist/$*/$$f/bootstrap ./functions/$$f; \
-	  $(GO) run ./internal/tools/mkzip -o dist/$*/$$f.zip dist/$*/$$f/bootstrap; \
+	  $(GO) run ./internal/tools/mkzip -o dist/$*/$$f.zip $(MKZIP_FLAGS) dist/$*/$$f/bootstrap; \
 	done
 
 ## test: unit, real-server, moto and end-to-end Lambda tests (ROTATOR_REQUIRE_DB / ROTATOR_REQUIRE_MOTO turn skips into failures)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotatorkit/rotator/engines/postgres"
+	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
@@ -27,7 +28,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func cleanEnv(t *testing.T) {
 	t.Helper()
 	for _, k := range []string{
-		postgres.EnvCABundle, postgres.EnvSSLMode, rotator.EnvEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL",
+		postgres.EnvCABundle, postgres.EnvSSLMode, postgres.EnvAllowMD5, postgres.EnvAllowCleartext, rotator.EnvEndpoint, "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL",
 		rotator.EnvDryRun, rotator.EnvMetrics, rotator.EnvLogLevel, "AWS_LAMBDA_FUNCTION_NAME", "AWS_PROFILE", "AWS_ACCESS_KEY_ID",
 		"PASSWORD_LENGTH", "EXCLUDE_CHARACTERS", "PASSWORD_SOURCE",
 	} {
@@ -502,4 +503,29 @@ func between(t *testing.T, s, begin, end string) string {
 		t.Fatalf("no %q after %q", end, begin)
 	}
 	return s[:j]
+}
+
+// The summary line counts warnings, and says what they mean.
+func TestPrintChecksSummary(t *testing.T) {
+	pass := catalog.Check{Name: "a", Status: catalog.Pass}
+	warn := catalog.Check{Name: "b", Status: catalog.Warn, Detail: "no password checked", Fix: "scram"}
+	fail := catalog.Check{Name: "c", Status: catalog.Fail}
+	cases := []struct {
+		checks []catalog.Check
+		want   string
+	}{
+		{[]catalog.Check{pass}, "1 check: 1 passed, 0 failed, 0 skipped: ready to rotate."},
+		{[]catalog.Check{pass, warn}, "2 checks: 1 passed, 0 failed, 1 warned, 0 skipped: a rotation would work and protect nothing: fix the warnings above before rotating."},
+		{[]catalog.Check{warn, fail}, "2 checks: 0 passed, 1 failed, 1 warned, 0 skipped: fix the failures above before rotating."},
+	}
+	for _, c := range cases {
+		var b bytes.Buffer
+		printChecks(&b, c.checks)
+		if !strings.Contains(b.String(), "\n"+c.want+"\n") {
+			t.Errorf("summary of %v:\n%s\nwant %q", c.checks, b.String(), c.want)
+		}
+		if len(c.checks) > 1 && !tableHas(b.String(), "b", "WARN") {
+			t.Errorf("no WARN row:\n%s", b.String())
+		}
+	}
 }

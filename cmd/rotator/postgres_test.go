@@ -285,6 +285,9 @@ func TestPostgresPreflightPass(t *testing.T) {
 		if !strings.Contains(out, "chain and host name verified") || !strings.Contains(out, "0 failed") {
 			t.Error("the TLS detail or the summary is missing")
 		}
+		if strings.Contains(out, "WARN") || strings.Contains(out, "warned") {
+			t.Error("a server that checks passwords got a warning")
+		}
 		noSecrets(t, out+errOut, pw)
 		if ops := writes(srv); len(ops) > 0 {
 			t.Fatalf("preflight wrote: %v", ops)
@@ -348,6 +351,39 @@ func TestPostgresPreflightFailTable(t *testing.T) {
 		if code != exitFailed || !tableHas(out, "TLS handshake", "FAIL") || !strings.Contains(out, "unknown authority") || !strings.Contains(out, "global-bundle.pem") {
 			t.Fatalf("exit %d", code)
 		}
+	})
+}
+
+// TestPostgresPreflightWarnsWhenNoPasswordIsChecked: on a server whose
+// pg_hba.conf trusts host connections every login passes, whatever the
+// password; preflight says so with a WARN row (the user's, and the
+// master's) and exits 1, since a rotation there would protect nothing.
+func TestPostgresPreflightWarnsWhenNoPasswordIsChecked(t *testing.T) {
+	cleanEnv(t)
+	srv := newSM(t)
+	pg := pgtest.Shared(t, pgtest.WithTLS(), pgtest.WithHostAuth("trust"))
+	t.Run("single-user", func(t *testing.T) {
+		arn, _, pw := singleUser(t, pg, srv)
+		code, out, errOut := cliRun(t, "preflight", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+		if code != exitFailed || !tableHas(out, "login with AWSCURRENT", "PASS") || !tableHas(out, "password check", "WARN") {
+			t.Fatalf("exit %d", code)
+		}
+		if !strings.Contains(out, "0 failed, 1 warned") || !strings.Contains(out, "fix the warnings above before rotating") {
+			t.Error("the summary does not count the warning")
+		}
+		noSecrets(t, out+errOut, pw)
+		code, out, _ = cliRun(t, "preflight", "--json", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+		if code != exitFailed || !strings.Contains(out, `"result": "WARN"`) {
+			t.Fatalf("--json: exit %d", code)
+		}
+	})
+	t.Run("alternating-users", func(t *testing.T) {
+		arn, user, pw, mpw := alternatingUsers(t, pg, srv, "CREATEROLE")
+		code, out, errOut := cliRun(t, "preflight", "--endpoint", srv.URL(), "--secret-id", arn, "--function", "postgres-alternating-users")
+		if code != exitFailed || !tableHas(out, "password check", "WARN") || !tableHas(out, "master password check", "WARN") || !tableHas(out, "user "+user, "PASS") {
+			t.Fatalf("exit %d", code)
+		}
+		noSecrets(t, out+errOut, pw, mpw)
 	})
 }
 

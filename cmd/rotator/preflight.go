@@ -47,8 +47,10 @@ func (c *cli) preflight(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stdout, "Preflight of %s for %s (nothing is changed)\n\n", *secretID, fn.Name)
 		printChecks(c.stdout, checks)
 	}
+	// A warning fails the command too: it means the rotation would change
+	// a password that nothing checks.
 	for _, ch := range checks {
-		if ch.Status == catalog.Fail {
+		if ch.Status == catalog.Fail || ch.Status == catalog.Warn {
 			return exitFailed
 		}
 	}
@@ -153,14 +155,21 @@ func printChecks(w io.Writer, checks []catalog.Check) {
 	}
 	_ = tw.Flush()
 	verdict := "ready to rotate"
-	if counts[catalog.Fail] > 0 {
+	switch {
+	case counts[catalog.Fail] > 0:
 		verdict = "fix the failures above before rotating"
+	case counts[catalog.Warn] > 0:
+		verdict = "a rotation would work and protect nothing: fix the warnings above before rotating"
 	}
 	plural := "s"
 	if len(checks) == 1 {
 		plural = ""
 	}
-	fmt.Fprintf(w, "\n%d check%s: %d passed, %d failed, %d skipped: %s.\n", len(checks), plural, counts[catalog.Pass], counts[catalog.Fail], counts[catalog.Skip], verdict)
+	warned := ""
+	if counts[catalog.Warn] > 0 {
+		warned = fmt.Sprintf(", %d warned", counts[catalog.Warn])
+	}
+	fmt.Fprintf(w, "\n%d check%s: %d passed, %d failed%s, %d skipped: %s.\n", len(checks), plural, counts[catalog.Pass], counts[catalog.Fail], warned, counts[catalog.Skip], verdict)
 }
 
 func oneLine(s string) string {

@@ -44,8 +44,6 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 	cc.AfterConnect = nil
 	cc.SSLNegotiation = ""
 	cc.SSLCertMode = "allow"
-	cc.ChannelBinding = "prefer"
-	cc.RequireAuth = ""
 	cc.MinProtocolVersion, cc.MaxProtocolVersion = "3.0", "3.0"
 	cc.Tracer = nil
 	// One round trip per statement, no statement cache: a handful of
@@ -54,17 +52,16 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 	cc.StatementCacheCapacity, cc.DescriptionCacheCapacity = 0, 0
 
 	// TLS. pgx's ParseConfig adds a plaintext fallback for its default
-	// sslmode (prefer); it is dropped here, and only an explicit prefer
-	// gets one back.
+	// sslmode (prefer); it is dropped here. pgx would take its fallbacks
+	// after any failure of the TLS attempt (a refused authentication
+	// method included), so prefer's plaintext attempt is made by connect,
+	// and only when the server declines TLS.
 	cc.Fallbacks = nil
 	cc.TLSConfig = nil
 	switch t.tls.mode {
 	case SSLDisable:
 	case SSLPrefer, SSLRequire:
-		cc.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: sniName(t.host), MinVersion: tls.VersionTLS12} //nolint:gosec // libpq's prefer/require do not verify
-		if t.tls.mode == SSLPrefer {
-			cc.Fallbacks = []*pgconn.FallbackConfig{{Host: t.host, Port: uint16(t.port), TLSConfig: nil}}
-		}
+		cc.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: sniName(t.host), MinVersion: tls.VersionTLS12} //nolint:gosec // libpq's prefer/require do not verify; the auth policy makes up for it
 	case SSLVerifyCA:
 		roots := t.tls.roots
 		cc.TLSConfig = &tls.Config{
@@ -91,7 +88,17 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown sslmode %q", ErrConfig, t.tls.mode)
 	}
+	e.authPolicyFor(t.tls.mode, cc.TLSConfig != nil).apply(cc)
 	return cc, nil
+}
+
+// plaintextFallback is prefer's second attempt after the server declined
+// TLS: cc without TLS, SCRAM-SHA-256 only (no channel to bind).
+func (e *Engine) plaintextFallback(cc *pgx.ConnConfig, t *target) *pgx.ConnConfig {
+	plain := cc.Copy()
+	plain.TLSConfig = nil
+	e.authPolicyFor(t.tls.mode, false).apply(plain)
+	return plain
 }
 
 // sniName is the TLS server name to send: host names only, as libpq.
@@ -111,6 +118,9 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, 
 	ctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil && t.tls.mode == SSLPrefer && serverRefusedTLS(err) {
+		conn, err = pgx.ConnectConfig(ctx, e.plaintextFallback(cc, t))
+	}
 	if err != nil {
 		return nil, e.connectError(op, t, err)
 	}
@@ -185,6 +195,10 @@ func (e *Engine) newError(op string, t *target, reason string, cause error, kind
 // carries the whole configuration (password included), so it is not kept:
 // only the innermost causes are.
 func (e *Engine) connectError(op string, t *target, err error) error {
+	var refused *authRefusedError
+	if errors.As(err, &refused) {
+		return e.newError(op, t, authRefusalReason(refused, t.tls), nil, rotator.ErrUnreachable, refused.kind)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		pe := scrubPgError(pgErr, t.password)
@@ -209,12 +223,20 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 		return r
 	}
 
+	if serverRefusedTLS(err) {
+		return e.newError(op, t, fmt.Sprintf(
+			"the server does not support TLS, and %s requires it; there is no fallback to plaintext (set \"sslmode\" to \"prefer\" to allow one, or to \"disable\")",
+			t.tls.source), nil, rotator.ErrUnreachable, ErrServerNoTLS)
+	}
+	// pgx's own enforcement of the policy (the guard refuses first; these
+	// remain for what it does not see, such as a certificate whose
+	// signature algorithm has no channel binding).
 	for _, leaf := range leaves(err) {
-		// pgx has no type for this one.
-		if leaf.Error() == "server refused TLS connection" {
-			return e.newError(op, t, fmt.Sprintf(
-				"the server does not support TLS, and %s requires it; there is no fallback to plaintext (set \"sslmode\" to \"prefer\" to allow one, or to \"disable\")",
-				t.tls.source), nil, rotator.ErrUnreachable, ErrServerNoTLS)
+		switch msg := leaf.Error(); {
+		case strings.Contains(msg, "authentication method requirement"):
+			return e.newError(op, t, "the server asked for an authentication method the engine refuses on this connection: "+msg, nil, rotator.ErrUnreachable, ErrAuthMethod)
+		case strings.Contains(msg, "channel binding"):
+			return e.newError(op, t, "channel binding failed (without a verified certificate the engine requires it): "+msg, nil, rotator.ErrUnreachable, ErrChannelBinding)
 		}
 	}
 
@@ -253,6 +275,17 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 		return e.newError(op, t, opErr.Error(), opErr, rotator.ErrUnreachable)
 	}
 	return e.newError(op, t, "cannot connect: "+scrub(err2text(err), t.password), nil, rotator.ErrUnreachable)
+}
+
+// serverRefusedTLS: the server answered the SSLRequest with 'N'.
+func serverRefusedTLS(err error) bool {
+	for _, leaf := range leaves(err) {
+		// pgx has no type for this one.
+		if leaf.Error() == "server refused TLS connection" {
+			return true
+		}
+	}
+	return false
 }
 
 func isTimeout(err error) bool {

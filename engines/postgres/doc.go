@@ -25,10 +25,26 @@
 //     verify-full when a CA bundle is configured (in the secret or the
 //     engine) and require when none is.
 //
-// Only an explicit "prefer" ever falls back to plaintext; pgx's own fallback
-// configurations are cleared. A server without TLS facing require, verify-ca
-// or verify-full is an error that says so (it wraps rotator.ErrUnreachable
-// and ErrServerNoTLS). "ssl" and "sslmode" must agree when both are present.
+// Only an explicit "prefer" ever falls back to plaintext, and only when the
+// server declines TLS; pgx's own fallback configurations (taken after any
+// failure) are cleared. A server without TLS facing require, verify-ca or
+// verify-full is an error that says so (it wraps rotator.ErrUnreachable and
+// ErrServerNoTLS). "ssl" and "sslmode" must agree when both are present.
+//
+// # Authentication without a verified certificate
+//
+// With disable, prefer (and its plaintext fallback) and require, nothing
+// proves who answers, so the engine accepts SCRAM-SHA-256 only, and over
+// TLS only with channel binding (SCRAM-SHA-256-PLUS, which PostgreSQL 11
+// and later offer on TLS connections): a server, or a man in the middle,
+// that asks for a cleartext password, md5, GSSAPI or no authentication at
+// all (trust), or offers SCRAM without channel binding, is refused before
+// anything is sent, with ErrAuthMethod or ErrChannelBinding (and
+// rotator.ErrUnreachable) and an error that names what was asked.
+// WithAllowMD5 ($ROTATOR_PG_ALLOW_MD5) and WithAllowCleartextPassword
+// ($ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD) are the operator's opt-ins for
+// servers that cannot do better. verify-ca and verify-full accept what pgx
+// accepts (channel binding when offered). See auth.go for the reasoning.
 //
 // Certificates are verified against, in order: the PEM certificates in the
 // secret's "sslrootcert" field (its content, not a file name; "system" names
@@ -41,8 +57,10 @@
 //
 // SetPassword and EnsureUser read the server's password_encryption and send
 // the verifier computed client-side: SCRAM-SHA-256 (RFC 5802/7677, 4096
-// iterations, 16-byte random salt) or, only when the server says md5, the
-// md5 form. ALTER ROLE ... PASSWORD cannot take a bind parameter, so the
+// iterations, 16-byte random salt) or, only when the server says md5 and
+// WithAllowMD5 allows it, the md5 form (an md5 verifier logs in as the
+// password does with md5 authentication, so it is never sent without the
+// opt-in: ErrMD5Verifier). ALTER ROLE ... PASSWORD cannot take a bind parameter, so the
 // verifier is embedded as a literal after a strict check of its shape
 // (its alphabet holds no quote or backslash). New passwords must be ASCII:
 // for ASCII, SASLprep is the identity and every client (libpq, pgx, JDBC)

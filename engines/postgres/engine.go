@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -16,12 +18,41 @@ import (
 // Environment variables read by New (options given to New override them).
 const (
 	// EnvCABundle names a PEM file of CA certificates to verify servers
-	// against (e.g. the RDS global bundle shipped with the function).
+	// against (e.g. the RDS global bundle). Unset, the engine looks for
+	// CABundleFile in $LAMBDA_TASK_ROOT, then LayerCABundlePath.
 	EnvCABundle = "ROTATOR_PG_CA_BUNDLE"
 	// EnvSSLMode is the TLS mode for secrets that set neither "ssl" nor
 	// "sslmode".
 	EnvSSLMode = "ROTATOR_PG_SSLMODE"
+	// EnvAllowMD5 ("true") is WithAllowMD5(true): md5 authentication on
+	// connections whose certificate is not verified, and md5 verifiers for
+	// new passwords.
+	EnvAllowMD5 = "ROTATOR_PG_ALLOW_MD5"
+	// EnvAllowCleartext ("true") is WithAllowCleartextPassword(true):
+	// cleartext password authentication on connections whose certificate
+	// is not verified.
+	EnvAllowCleartext = "ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD"
 )
+
+// Where New looks for a CA bundle when $ROTATOR_PG_CA_BUNDLE is unset, in
+// this order, so that shipping AWS's RDS CA bundle with the function is
+// enough to make verify-full the default. The first file that exists is
+// used; one that exists but holds no certificate is a configuration error.
+const (
+	// CABundleFile is the bundle's name next to bootstrap in the
+	// function's zip (`make build CA_BUNDLE=path` puts it there), read
+	// from $LAMBDA_TASK_ROOT, where Lambda unpacks the zip (/var/task).
+	CABundleFile = "rds-ca-bundle.pem"
+	// LayerCABundlePath is the bundle in a Lambda layer: a layer's zip is
+	// unpacked under /opt, so a layer holding rotator/rds-ca-bundle.pem
+	// provides it.
+	LayerCABundlePath = "/opt/rotator/" + CABundleFile
+	// envTaskRoot is Lambda's directory of the function's code.
+	envTaskRoot = "LAMBDA_TASK_ROOT"
+)
+
+// layerCABundlePath is LayerCABundlePath; tests point it elsewhere.
+var layerCABundlePath = LayerCABundlePath
 
 // DefaultConnectTimeout bounds each connection attempt (DNS, TCP, TLS and
 // authentication together).
@@ -57,6 +88,18 @@ var (
 	// ErrConfig: the engine's own configuration (options or environment)
 	// is invalid.
 	ErrConfig = errors.New("invalid postgres engine configuration")
+	// ErrAuthMethod: on a connection whose certificate is not verified,
+	// the server asked for an authentication method other than
+	// SCRAM-SHA-256 (and the opt-ins), or for none; nothing was sent (with
+	// rotator.ErrUnreachable).
+	ErrAuthMethod = errors.New("authentication method refused")
+	// ErrChannelBinding: on a TLS connection whose certificate is not
+	// verified, the server offered SCRAM without channel binding; nothing
+	// was sent (with rotator.ErrUnreachable).
+	ErrChannelBinding = errors.New("channel binding required")
+	// ErrMD5Verifier: the server's password_encryption is md5, and md5
+	// verifiers are not allowed (WithAllowMD5).
+	ErrMD5Verifier = errors.New("md5 verifiers not allowed")
 )
 
 // Compile-time checks of the capability shapes the strategies ask for.
@@ -82,6 +125,8 @@ type Engine struct {
 	caBundle       *x509.CertPool // nil: none configured
 	caSource       string
 	defaultSSLMode string // "" : verify-full with a CA bundle, else require
+	allowMD5       bool
+	allowCleartext bool
 	log            *slog.Logger
 	configErr      error
 }
@@ -101,7 +146,8 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // WithCABundle sets the PEM CA certificates that verify servers when the
-// secret brings none (replacing $ROTATOR_PG_CA_BUNDLE).
+// secret brings none (replacing $ROTATOR_PG_CA_BUNDLE and the bundle
+// shipped with the function).
 func WithCABundle(pem []byte) Option {
 	return func(e *Engine) { e.setCABundle(pem, "WithCABundle") }
 }
@@ -129,6 +175,28 @@ func WithDefaultSSLMode(mode string) Option {
 		}
 		e.defaultSSLMode = m
 	}
+}
+
+// WithAllowMD5 lets the engine use md5, which it otherwise refuses
+// (replacing $ROTATOR_PG_ALLOW_MD5): md5 authentication on connections whose
+// certificate is not verified (sslmode disable, prefer, require), and md5
+// verifiers when the server's password_encryption is md5 (on any
+// connection). An md5 verifier is as good as the password for md5 logins
+// to whoever reads it (the server's statement log, a man in the middle),
+// and an md5 exchange can be relayed; only for servers that cannot move to
+// SCRAM. Channel binding is still required when a server offers SCRAM over
+// TLS.
+func WithAllowMD5(allow bool) Option {
+	return func(e *Engine) { e.allowMD5 = allow }
+}
+
+// WithAllowCleartextPassword lets the engine answer a cleartext password
+// request on a connection whose certificate is not verified (replacing
+// $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD). It sends the password itself to
+// whoever answers: verify the certificate instead wherever possible (with
+// verify-ca and verify-full, cleartext is accepted anyway, inside TLS).
+func WithAllowCleartextPassword(allow bool) Option {
+	return func(e *Engine) { e.allowCleartext = allow }
 }
 
 // WithLogger sets the logger for calls made outside a rotation step
@@ -161,9 +229,14 @@ func (e *Engine) setCABundle(pem []byte, source string) {
 	e.caBundle, e.caSource = pool, source
 }
 
-// New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE and
-// $ROTATOR_PG_SSLMODE, then applies the options. A configuration error
-// (unreadable bundle, unknown mode) is returned by every method.
+// New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE,
+// $ROTATOR_PG_SSLMODE, $ROTATOR_PG_ALLOW_MD5 and
+// $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD, then applies the options. When
+// neither $ROTATOR_PG_CA_BUNDLE nor an option gives a CA bundle, it reads
+// the bundle shipped with the function, if any: $LAMBDA_TASK_ROOT/
+// rds-ca-bundle.pem, then /opt/rotator/rds-ca-bundle.pem (CABundleFile,
+// LayerCABundlePath). A configuration error (unreadable bundle, unknown
+// mode, a boolean that is not one) is returned by every method.
 func New(opts ...Option) *Engine {
 	e := &Engine{
 		connectTimeout: DefaultConnectTimeout,
@@ -182,10 +255,47 @@ func New(opts ...Option) *Engine {
 			e.configErr = fmt.Errorf("%w (from $%s)", e.configErr, EnvSSLMode)
 		}
 	}
+	for _, b := range []struct {
+		env string
+		to  *bool
+	}{{EnvAllowMD5, &e.allowMD5}, {EnvAllowCleartext, &e.allowCleartext}} {
+		v, err := rotator.ParseBool(os.Getenv(b.env))
+		if err != nil {
+			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, b.env, err)
+			continue
+		}
+		*b.to = v
+	}
 	for _, o := range opts {
 		o(e)
 	}
+	if e.caBundle == nil && os.Getenv(EnvCABundle) == "" {
+		e.readShippedCABundle()
+	}
 	return e
+}
+
+// readShippedCABundle reads the first bundle that exists of
+// $LAMBDA_TASK_ROOT/rds-ca-bundle.pem and /opt/rotator/rds-ca-bundle.pem.
+func (e *Engine) readShippedCABundle() {
+	type candidate struct{ path, what string }
+	var cands []candidate
+	if root := os.Getenv(envTaskRoot); root != "" {
+		cands = append(cands, candidate{filepath.Join(root, CABundleFile), "shipped in the function's zip"})
+	}
+	cands = append(cands, candidate{layerCABundlePath, "from a layer"})
+	for _, c := range cands {
+		b, err := os.ReadFile(c.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			e.configErr = fmt.Errorf("%w: CA bundle %s: %v", ErrConfig, c.what, err)
+		default:
+			e.setCABundle(b, c.path+" ("+c.what+")")
+		}
+		return
+	}
 }
 
 // target is a parsed, validated secret.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,12 +45,14 @@ func (l *logBuffer) Reset() {
 	l.buf.Reset()
 }
 
-// newEngine returns an engine that ignores the environment's defaults and
-// logs into the returned buffer.
+// newEngine returns an engine that ignores the environment's defaults (and
+// any CA bundle shipped on this machine) and logs into the returned buffer.
 func newEngine(t *testing.T, opts ...Option) (*Engine, *logBuffer) {
 	t.Helper()
-	t.Setenv(EnvCABundle, "")
-	t.Setenv(EnvSSLMode, "")
+	for _, v := range []string{EnvCABundle, EnvSSLMode, EnvAllowMD5, EnvAllowCleartext, envTaskRoot} {
+		t.Setenv(v, "")
+	}
+	noLayer(t)
 	lb := &logBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -58,6 +61,15 @@ func newEngine(t *testing.T, opts ...Option) (*Engine, *logBuffer) {
 	})
 	l := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return New(append([]Option{WithLogger(l)}, opts...)...), lb
+}
+
+// noLayer points the layer's CA bundle path at a file that does not exist,
+// for the test.
+func noLayer(t *testing.T) {
+	t.Helper()
+	old := layerCABundlePath
+	layerCABundlePath = filepath.Join(t.TempDir(), "no-layer", CABundleFile)
+	t.Cleanup(func() { layerCABundlePath = old })
 }
 
 func ctxT(t *testing.T) context.Context {

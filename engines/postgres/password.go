@@ -38,9 +38,10 @@ func (e *Engine) Login(ctx context.Context, s *rotator.Secret) error {
 // SetPassword gives req.Username the password req.Password, connecting
 // with req.Conn (the user's own secret, or the master's). The password
 // never reaches the server: its SCRAM-SHA-256 verifier (or md5 form, when
-// the server's password_encryption is md5) is computed here. req.Password
-// must be ASCII. Errors wrap rotator.ErrPermission when the connecting user
-// may not change the role, ErrNoSuchRole when it does not exist, or the
+// the server's password_encryption is md5 and WithAllowMD5 allows it;
+// otherwise ErrMD5Verifier) is computed here. req.Password must be ASCII.
+// Errors wrap rotator.ErrPermission when the connecting user may not change
+// the role, ErrNoSuchRole when it does not exist, or the
 // Login errors for the connection.
 //
 // Two SetPasswords (or a SetPassword and an EnsureUser) for the same role
@@ -71,9 +72,9 @@ func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest
 	if err != nil {
 		return e.statementError(op, t, "reading password_encryption", err, t.password)
 	}
-	verifier, err := verifierFor(enc, req.Username, req.Password)
+	verifier, err := e.verifierFor(enc, req.Username, req.Password)
 	if err != nil {
-		return e.newError(op, t, err.Error(), nil)
+		return e.newError(op, t, err.Error(), err)
 	}
 	lit, err := passwordLiteral(verifier)
 	if err != nil {

@@ -139,7 +139,8 @@ func TestPostgresPasswordCharacters(t *testing.T) {
 	for _, enc := range []string{"scram-sha-256", "md5"} {
 		t.Run(enc, func(t *testing.T) {
 			s := pgtest.Shared(t, pgtest.WithPasswordEncryption(enc))
-			e, _ := newEngine(t)
+			// md5 logins and verifiers need the operator's opt-in.
+			e, _ := newEngine(t, WithAllowMD5(enc == "md5"))
 			ctx := ctxT(t)
 			user, first := pgtest.UniqueName("chars"), pgtest.RandomPassword(20)
 			s.CreateRole(t, user, first, "LOGIN")
@@ -254,7 +255,7 @@ func TestPostgresServerLogHoldsNoPlaintext(t *testing.T) {
 		t.Run(enc, func(t *testing.T) {
 			s := pgtest.Shared(t, pgtest.WithPasswordEncryption(enc))
 			s.ReadLog(t) // skips where the log is not available
-			e, _ := newEngine(t)
+			e, _ := newEngine(t, WithAllowMD5(enc == "md5"))
 			ctx := ctxT(t)
 			user, old := pgtest.UniqueName("logged"), pgtest.RandomPassword(40)
 			s.CreateRole(t, user, old, "LOGIN")

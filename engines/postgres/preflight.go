@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -31,13 +32,19 @@ const (
 	// PreflightSkip: the check does not apply, or cannot run because an
 	// earlier one failed.
 	PreflightSkip PreflightStatus = "SKIP"
+	// PreflightWarn: a rotation would work, and achieve nothing: the
+	// server let in a credential it should have rejected (a random wrong
+	// password), so it checks no password for this user and a rotation's
+	// testSecret proves nothing. `rotator preflight` exits 1 on it, as on
+	// a failure.
+	PreflightWarn PreflightStatus = "WARN"
 )
 
 // PreflightCheck is one line of a preflight report.
 type PreflightCheck struct {
 	// Name says what was checked ("field host", "TCP connect", "login").
 	Name string
-	// Status is PASS, FAIL or SKIP.
+	// Status is PASS, FAIL, WARN or SKIP.
 	Status PreflightStatus
 	// Detail says what was found.
 	Detail string
@@ -60,9 +67,11 @@ func pfSkip(name, detail string) PreflightCheck {
 // PreflightConnection checks a secret the way a rotation will use it: its
 // fields one by one, then DNS resolution of the host, a TCP connection, the
 // TLS handshake and certificate (when the secret asks for TLS) and a login
-// with its credentials. who prefixes the check names ("master" for a
-// master secret; "" for the secret being rotated). A check that cannot run
-// because an earlier one failed is SKIP.
+// with its credentials. After a login, it tries once more with a random
+// wrong password, and adds a WARN "password check" when that logs in too.
+// who prefixes the check names ("master" for a master secret; "" for the
+// secret being rotated). A check that cannot run because an earlier one
+// failed is SKIP.
 func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who string) []PreflightCheck {
 	name := func(n string) string {
 		if who == "" {
@@ -73,7 +82,7 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	var out []PreflightCheck
 	if e.configErr != nil {
 		out = append(out, pfFail(name("engine configuration"), e.configErr.Error(),
-			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" (or the engine's options)"))
+			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" / $"+EnvAllowMD5+" / $"+EnvAllowCleartext+" (or the engine's options)"))
 		return out
 	}
 
@@ -152,9 +161,39 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	case !tcpOK || !tlsOK:
 		out = append(out, pfSkip(loginName, "the server cannot be reached as the secret says"))
 	default:
-		out = append(out, e.preflightLogin(ctx, t, loginName))
+		login := e.preflightLogin(ctx, t, loginName)
+		out = append(out, login)
+		if login.Status == PreflightPass {
+			if warn, ok := e.preflightWrongPassword(ctx, t, name("password check")); ok {
+				out = append(out, warn)
+			}
+		}
 	}
 	return out
+}
+
+// preflightWrongPassword logs in as the same user with a random password
+// that cannot be the user's. A server that lets that in checks no password
+// for this user from here (trust, or another pg_hba.conf method that asks
+// for none): the login that passed proves nothing, rotating the password
+// protects nothing, and a rotation's testSecret would pass whatever the
+// new password. It returns the WARN check, and false when the server
+// refused the wrong password (or could not be asked: nothing to report).
+// The server logs one failed login.
+func (e *Engine) preflightWrongPassword(ctx context.Context, t *target, name string) (PreflightCheck, bool) {
+	wrong := *t
+	wrong.password = "rotator-preflight-wrong-" + rand.Text()
+	conn, err := e.connect(ctx, "login", &wrong)
+	if err != nil {
+		return PreflightCheck{}, false
+	}
+	closeConn(conn)
+	return PreflightCheck{
+		Name:   name,
+		Status: PreflightWarn,
+		Detail: fmt.Sprintf("the server let %s in with a random wrong password: it checks no password for this user from here (trust, or another pg_hba.conf method that asks for none), so the login above proves nothing, rotating the password protects nothing, and a rotation's test of the new password would pass whatever it is", quote(t.username)),
+		Fix:    "make pg_hba.conf ask for scram-sha-256 on the connections this user makes (no trust line before it matching them), then reload the server (SELECT pg_reload_conf())",
+	}, true
 }
 
 // preflightFields checks each field on its own, so that every bad field is
@@ -375,7 +414,7 @@ func pfTLSFailure(name string, t *target, err error) PreflightCheck {
 		certErr *tls.CertificateVerificationError
 	)
 	trust := fmt.Sprintf("sslmode %s, trusting %s", t.tls.mode, t.tls.rootsF)
-	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text) or in the file named by $" + EnvCABundle + " (for RDS: the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem)"
+	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text), in the file named by $" + EnvCABundle + ", or ship it with the function as " + CABundleFile + " (`make build CA_BUNDLE=...`, or a layer at " + LayerCABundlePath + "); for RDS: the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
 	switch {
 	case errors.As(err, &hostErr):
 		return pfFail(name, "the certificate does not name "+strconv.Quote(t.host)+" ("+trust+"): "+hostErr.Error(),
@@ -437,6 +476,10 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 		fix = "turn TLS on in the server, or set \"sslmode\" to \"prefer\" or \"disable\""
 	case errors.Is(err, ErrCertificate):
 		fix = "make the certificate verifiable: see the TLS check"
+	case errors.Is(err, ErrAuthMethod):
+		fix = "make pg_hba.conf ask for scram-sha-256 (with SCRAM verifiers stored), or verify the server's certificate (\"sslmode\": \"verify-full\" with its CA); an opt-in, where one exists, is named in the detail"
+	case errors.Is(err, ErrChannelBinding):
+		fix = "verify the server's certificate (\"sslmode\": \"verify-full\" with its CA in \"sslrootcert\" or $" + EnvCABundle + "): without it the engine requires SCRAM channel binding, which poolers such as PgBouncer do not offer"
 	case errors.Is(err, rotator.ErrLoginFailed):
 		fix = "check the user's password and the server's authentication rules (pg_hba.conf)"
 	case errors.Is(err, rotator.ErrUnreachable):

@@ -202,9 +202,9 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 		if err != nil {
 			return false, fail("reading password_encryption", err)
 		}
-		verifier, err := verifierFor(enc, user, req.Password)
+		verifier, err := e.verifierFor(enc, user, req.Password)
 		if err != nil {
-			return false, e.newError(op, t, err.Error(), nil)
+			return false, e.newError(op, t, err.Error(), err)
 		}
 		lit, err := passwordLiteral(verifier)
 		if err != nil {

@@ -462,6 +462,7 @@ func TestPostgresEnsureUserConcurrent(t *testing.T) {
 func TestPostgresEnsureUserMD5Server(t *testing.T) {
 	s := pgtest.Shared(t, pgtest.WithPasswordEncryption("md5"))
 	ts := newTwinSetup(t, s)
+	ts.e, ts.logs = newEngine(t, WithAllowMD5(true)) // md5 logins and verifiers are opt-in
 	if !ts.ensure(t).Created {
 		t.Fatal("Created = false")
 	}

@@ -100,6 +100,26 @@ func verifierFor(passwordEncryption, role, password string) (string, error) {
 	return "", fmt.Errorf("the server's password_encryption is %q; only scram-sha-256 and md5 can be hashed client-side", passwordEncryption)
 }
 
+// verifierFor is the package's verifierFor under the engine's md5 rule:
+// an md5 verifier is what md5 authentication checks a login against, so
+// whoever reads it (the statement log, anyone on an unverified connection)
+// can log in with it; the engine makes one only with WithAllowMD5.
+func (e *Engine) verifierFor(passwordEncryption, role, password string) (string, error) {
+	if hashName(passwordEncryption) == "md5" && !e.allowMD5 {
+		return "", &reasonError{kind: ErrMD5Verifier, reason: "the server's password_encryption is md5; an md5 verifier can be replayed as the password for md5 logins by whoever reads it (the server's statement log, a man in the middle), so the engine sends one only when $" + EnvAllowMD5 + "=true (or WithAllowMD5). Better: set password_encryption = 'scram-sha-256' on the server (RDS: the parameter group) or for the role (ALTER ROLE ... SET password_encryption = 'scram-sha-256')"}
+	}
+	return verifierFor(passwordEncryption, role, password)
+}
+
+// reasonError is a sentinel with the text that explains it.
+type reasonError struct {
+	kind   error
+	reason string
+}
+
+func (e *reasonError) Error() string { return e.reason }
+func (e *reasonError) Unwrap() error { return e.kind }
+
 var errBadVerifier = errors.New("internal error: the computed verifier does not have the expected form")
 
 // passwordLiteral returns the SQL string literal holding a verifier.

@@ -35,6 +35,9 @@ const (
 	Pass Status = "PASS"
 	Fail Status = "FAIL"
 	Skip Status = "SKIP"
+	// Warn: a rotation would work and achieve nothing (a server that
+	// checks no password); `rotator preflight` exits 1 on it, as on Fail.
+	Warn Status = "WARN"
 )
 
 // Check is one line of a preflight report. It never holds a secret value.

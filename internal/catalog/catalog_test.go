@@ -14,6 +14,8 @@ import (
 func TestCatalog(t *testing.T) {
 	t.Setenv(postgres.EnvCABundle, "")
 	t.Setenv(postgres.EnvSSLMode, "")
+	t.Setenv(postgres.EnvAllowMD5, "")
+	t.Setenv(postgres.EnvAllowCleartext, "")
 	if got := strings.Join(Names(), ","); got != "postgres-alternating-users,postgres-single-user" {
 		t.Fatalf("Names() = %s", got)
 	}

@@ -12,7 +12,8 @@ import (
 )
 
 // newPostgres builds the engine as the Lambda functions do: from the
-// environment ($ROTATOR_PG_CA_BUNDLE, $ROTATOR_PG_SSLMODE).
+// environment ($ROTATOR_PG_CA_BUNDLE, $ROTATOR_PG_SSLMODE,
+// $ROTATOR_PG_ALLOW_MD5, $ROTATOR_PG_ALLOW_CLEARTEXT_PASSWORD).
 // The PostgreSQL engine provides what both strategies ask of an engine.
 var (
 	_ single.Engine      = (*postgres.Engine)(nil)
@@ -37,7 +38,7 @@ func fromPG(checks []postgres.PreflightCheck) []Check {
 
 func engineFailure(err error) []Check {
 	return []Check{{Name: "engine configuration", Status: Fail, Detail: err.Error(),
-		Fix: "correct $" + postgres.EnvCABundle + " / $" + postgres.EnvSSLMode}}
+		Fix: "correct $" + postgres.EnvCABundle + " / $" + postgres.EnvSSLMode + " / $" + postgres.EnvAllowMD5 + " / $" + postgres.EnvAllowCleartext}}
 }
 
 func postgresSinglePreflight(ctx context.Context, in PreflightInput) []Check {

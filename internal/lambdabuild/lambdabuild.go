@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -141,16 +143,41 @@ func WriteZip(w io.Writer, files []File) error {
 	return zw.Close()
 }
 
+// CABundleName is the name of the CA bundle in a zip, next to bootstrap:
+// engines/postgres reads it from $LAMBDA_TASK_ROOT (postgres.CABundleFile,
+// a test keeps the two equal).
+const CABundleName = "rds-ca-bundle.pem"
+
 // ZipBootstrap writes the zip Lambda takes for a provided.al2023 function:
 // one entry, "bootstrap", mode 0755, with the content of the file at
 // bootstrap.
 func ZipBootstrap(zipPath, bootstrap string) error {
+	return ZipFunction(zipPath, bootstrap, "")
+}
+
+// ZipFunction is ZipBootstrap with, when caBundle is not "", the PEM file
+// at caBundle as a second entry, CABundleName, mode 0644: the CA bundle
+// (AWS's RDS bundle) the function then verifies database servers against
+// by default. A file without a PEM certificate is refused, so that a wrong
+// path fails the build rather than the first rotation.
+func ZipFunction(zipPath, bootstrap, caBundle string) error {
 	data, err := os.ReadFile(bootstrap)
 	if err != nil {
 		return err
 	}
+	files := []File{{Name: BootstrapName, Mode: 0o755, Data: data}}
+	if caBundle != "" {
+		pemData, err := os.ReadFile(caBundle)
+		if err != nil {
+			return fmt.Errorf("lambdabuild: CA bundle: %w", err)
+		}
+		if !holdsCertificate(pemData) {
+			return fmt.Errorf("lambdabuild: CA bundle %s holds no PEM certificate", caBundle)
+		}
+		files = append(files, File{Name: CABundleName, Mode: 0o644, Data: pemData})
+	}
 	var buf bytes.Buffer
-	if err := WriteZip(&buf, []File{{Name: BootstrapName, Mode: 0o755, Data: data}}); err != nil {
+	if err := WriteZip(&buf, files); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(zipPath), 0o755); err != nil {
@@ -161,6 +188,22 @@ func ZipBootstrap(zipPath, bootstrap string) error {
 		return err
 	}
 	return os.Rename(tmp, zipPath)
+}
+
+// holdsCertificate: data holds at least one parseable PEM certificate.
+func holdsCertificate(data []byte) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == "CERTIFICATE" {
+			if _, err := x509.ParseCertificate(b.Bytes); err == nil {
+				return true
+			}
+		}
+	}
 }
 
 // BuildAndZip builds the function for goarch into

@@ -60,6 +60,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		SuperPassword:      randomHex(16),
 		Database:           "postgres",
 		PasswordEncryption: opts.PasswordEncryption,
+		HostAuth:           opts.HostAuth,
 	}
 	cmd := []string{"postgres", "-c", "fsync=off", "-c", "password_encryption=" + opts.PasswordEncryption}
 	if opts.LogStatements {
@@ -70,7 +71,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		tcpg.WithUsername(s.SuperUser),
 		tcpg.WithPassword(s.SuperPassword),
 		// The image writes "host all all all <method>" into pg_hba.conf.
-		testcontainers.WithEnv(map[string]string{"POSTGRES_HOST_AUTH_METHOD": opts.PasswordEncryption}),
+		testcontainers.WithEnv(map[string]string{"POSTGRES_HOST_AUTH_METHOD": opts.HostAuth}),
 		tcpg.BasicWaitStrategies(),
 		testcontainers.WithLogger(tclog.NewNoopLogger()),
 	}

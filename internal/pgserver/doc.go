@@ -16,7 +16,8 @@
 //     `postgres` OS user (PostgreSQL refuses root).
 //
 // [Options] turn on TLS (a certificate signed by a CA made for the server),
-// md5 password encryption and log_statement=all. [Options.EnvPrefix] says
+// md5 password encryption, a weaker (or no) authentication for TCP
+// connections ([Options.HostAuth]) and log_statement=all. [Options.EnvPrefix] says
 // which environment variables fill in what the options leave out
 // ($ROTATOR_POSTGRES_MODE, _BINDIR and _IMAGE by default).
 //

@@ -167,6 +167,7 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		DataDir:            filepath.Join(dir, "data"),
 		LogFile:            filepath.Join(dir, "postgres.log"),
 		PasswordEncryption: opts.PasswordEncryption,
+		HostAuth:           opts.HostAuth,
 	}
 
 	pwfile, err := writeFile("pwfile", []byte(s.SuperPassword+"\n"), 0o600)
@@ -185,8 +186,9 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 	}
 	_ = os.Remove(pwfile)
 
-	// Our own pg_hba.conf: password authentication for every connection.
-	hba := fmt.Sprintf("local all all %[1]s\nhost all all 127.0.0.1/32 %[1]s\nhost all all ::1/128 %[1]s\n", opts.PasswordEncryption)
+	// Our own pg_hba.conf: password authentication for every connection
+	// (TCP ones with opts.HostAuth).
+	hba := fmt.Sprintf("local all all %[1]s\nhost all all 127.0.0.1/32 %[2]s\nhost all all ::1/128 %[2]s\n", opts.PasswordEncryption, opts.HostAuth)
 	hbaFile := filepath.Join(s.DataDir, "pg_hba.conf")
 	if err := os.WriteFile(hbaFile, []byte(hba), 0o600); err != nil {
 		return nil, "", fmt.Errorf("pgserver: %w", err)

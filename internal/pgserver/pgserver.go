@@ -76,6 +76,12 @@ type Options struct {
 	EnvPrefix string
 	// PasswordEncryption is "scram-sha-256" (default) or "md5".
 	PasswordEncryption string
+	// HostAuth is the pg_hba.conf method of TCP connections: "" (the
+	// PasswordEncryption method), "scram-sha-256", "md5", "password"
+	// (cleartext) or "trust" (no password at all). The methods other than
+	// the default exist to test clients against servers that ask for a
+	// weaker authentication, or for none.
+	HostAuth string
 	// TLSHosts turns TLS on, with a server certificate for these hosts
 	// (e.g. "127.0.0.1", "localhost") signed by a CA made for the server.
 	TLSHosts []string
@@ -112,6 +118,8 @@ type Server struct {
 	TLSHosts []string
 	// PasswordEncryption is the server's password_encryption.
 	PasswordEncryption string
+	// HostAuth is the pg_hba.conf method of TCP connections.
+	HostAuth string
 	// ApplicationName is the application_name of the connections made
 	// through ConnConfig (default "rotator-pgserver").
 	ApplicationName string
@@ -131,6 +139,14 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	case "scram-sha-256", "md5":
 	default:
 		return nil, fmt.Errorf("pgserver: password encryption %q is not scram-sha-256 or md5", opts.PasswordEncryption)
+	}
+	if opts.HostAuth == "" {
+		opts.HostAuth = opts.PasswordEncryption
+	}
+	switch opts.HostAuth {
+	case "scram-sha-256", "md5", "password", "trust":
+	default:
+		return nil, fmt.Errorf("pgserver: host authentication %q is not scram-sha-256, md5, password or trust", opts.HostAuth)
 	}
 	if opts.EnvPrefix == "" {
 		opts.EnvPrefix = DefaultEnvPrefix

@@ -133,3 +133,53 @@ func TestUnknownMode(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// HostAuth sets the method the server asks TCP clients for: pgx's
+// RequireAuth names the only method a connection may use, so it tells
+// which one the server asked for.
+func TestPostgresHostAuth(t *testing.T) {
+	cases := []struct {
+		method      string
+		requireAuth string // the method pgx sees
+		wrongPWOK   bool   // a wrong password logs in
+	}{
+		{method: "password", requireAuth: "password"},
+		{method: "trust", requireAuth: "none", wrongPWOK: true},
+	}
+	for _, c := range cases {
+		t.Run(c.method, func(t *testing.T) {
+			s := start(t, Options{HostAuth: c.method})
+			if s.HostAuth != c.method {
+				t.Fatalf("HostAuth = %q", s.HostAuth)
+			}
+			ctx := context.Background()
+			if err := s.CreateRole(ctx, "u", "right"); err != nil {
+				t.Fatal(err)
+			}
+			login := func(pw, requireAuth string) error {
+				cc, err := s.ConnConfig("u", pw, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cc.RequireAuth = requireAuth
+				conn, err := pgx.ConnectConfig(ctx, cc)
+				if err == nil {
+					_ = conn.Close(ctx)
+				}
+				return err
+			}
+			if err := login("right", c.requireAuth); err != nil {
+				t.Fatalf("login with require_auth=%s: %v", c.requireAuth, err)
+			}
+			if err := login("right", "scram-sha-256"); err == nil {
+				t.Fatal("the server asked for SCRAM")
+			}
+			if err := login("wrong", ""); (err == nil) != c.wrongPWOK {
+				t.Fatalf("wrong password: %v", err)
+			}
+		})
+	}
+	if _, err := Start(context.Background(), Options{HostAuth: "ident"}); err == nil || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("HostAuth ident: err = %v", err)
+	}
+}

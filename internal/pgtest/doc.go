@@ -14,7 +14,8 @@
 //     --bindir`, /usr/lib/postgresql/*/bin or $PATH) in a temporary
 //     directory, listening on 127.0.0.1 on a random free port, with
 //     password authentication (scram-sha-256, or md5 on request) for every
-//     connection. When the test runs as root the server runs as the
+//     connection ([WithHostAuth] makes TCP connections use md5, cleartext
+//     password or trust instead). When the test runs as root the server runs as the
 //     `postgres` OS user, since PostgreSQL refuses to run as root;
 //  3. an existing server named by $ROTATOR_TEST_POSTGRES_DSN (a superuser
 //     connection string). Options that need control over the server (TLS,

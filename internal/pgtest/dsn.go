@@ -18,6 +18,9 @@ func startDSN(cfg config, dsn string) (*Server, string, error) {
 	if cfg.tls {
 		return nil, "a TLS test server needs container or local mode; $" + EnvDSN + " names a server pgtest cannot configure", nil
 	}
+	if cfg.hostAuth != cfg.pwEnc {
+		return nil, "a server with " + cfg.hostAuth + " host authentication needs container or local mode; $" + EnvDSN + " names a server pgtest cannot configure", nil
+	}
 	cc, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		// pgx's parse errors try to redact passwords; do not risk it.

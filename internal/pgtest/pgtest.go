@@ -67,6 +67,7 @@ type config struct {
 	tls      bool
 	tlsHosts []string
 	pwEnc    string
+	hostAuth string
 }
 
 // WithTLS turns TLS on: the server gets a certificate for 127.0.0.1 and
@@ -91,6 +92,16 @@ func WithPasswordEncryption(method string) Option {
 	return func(c *config) { c.pwEnc = method }
 }
 
+// WithHostAuth sets the pg_hba.conf method of TCP connections (every
+// connection a test makes): "scram-sha-256", "md5", "password" (the client
+// sends the password in clear) or "trust" (no password checked at all).
+// The default is the WithPasswordEncryption method. The weak methods exist
+// to test what a client does when a server (or a man in the middle) asks
+// for them.
+func WithHostAuth(method string) Option {
+	return func(c *config) { c.hostAuth = method }
+}
+
 func newConfig(opts []Option) (config, error) {
 	c := config{pwEnc: "scram-sha-256"}
 	for _, o := range opts {
@@ -104,11 +115,19 @@ func newConfig(opts []Option) (config, error) {
 	default:
 		return c, fmt.Errorf("pgtest: password encryption %q is not scram-sha-256 or md5", c.pwEnc)
 	}
+	if c.hostAuth == "" {
+		c.hostAuth = c.pwEnc
+	}
+	switch c.hostAuth {
+	case "scram-sha-256", "md5", "password", "trust":
+	default:
+		return c, fmt.Errorf("pgtest: host authentication %q is not scram-sha-256, md5, password or trust", c.hostAuth)
+	}
 	return c, nil
 }
 
 func (c config) key() string {
-	return fmt.Sprintf("tls=%v hosts=%q pwenc=%s", c.tls, c.tlsHosts, c.pwEnc)
+	return fmt.Sprintf("tls=%v hosts=%q pwenc=%s hostauth=%s", c.tls, c.tlsHosts, c.pwEnc, c.hostAuth)
 }
 
 // registry of every running server, so that Main and the signal handler can
@@ -260,6 +279,7 @@ func start(cfg config) (*Server, string, error) {
 			Mode:               only,
 			EnvPrefix:          envPrefix,
 			PasswordEncryption: cfg.pwEnc,
+			HostAuth:           cfg.hostAuth,
 			LogStatements:      true,
 		}
 		if cfg.tls {
