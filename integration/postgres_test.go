@@ -47,6 +47,8 @@ type pgRig struct {
 	errs   []string
 	seen   []string // every password this rig ever held, for the leak check
 	handle rotatortest.RotationFunc
+	// masterARN is the master secret alternatingRig stored ("" otherwise).
+	masterARN string
 }
 
 type strategyKind int
@@ -57,6 +59,12 @@ const (
 )
 
 func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotator.Secret, opts ...rotator.Option) *pgRig {
+	t.Helper()
+	return newPGRigWith(t, pg, kind, nil, secret, opts...)
+}
+
+// newPGRigWith is newPGRig with options for the alternating strategy.
+func newPGRigWith(t *testing.T, pg *pgtest.Server, kind strategyKind, altOpts []alternating.Option, secret *rotator.Secret, opts ...rotator.Option) *pgRig {
 	t.Helper()
 	r := &pgRig{t: t, pg: pg, sm: rotatortest.NewServer(), logs: &rotatortest.LogBuffer{}}
 	t.Cleanup(r.sm.Close)
@@ -72,7 +80,7 @@ func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotato
 	case singleUser:
 		strategy = single.New(engine)
 	case alternatingUsers:
-		strategy = alternating.New(engine, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength))
+		strategy = alternating.New(engine, append([]alternating.Option{alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength)}, altOpts...)...)
 	}
 	logger := r.logs.Logger()
 	h, err := rotator.New(r.sm.Client(), strategy, append([]rotator.Option{rotator.WithLogger(logger)}, opts...)...)
