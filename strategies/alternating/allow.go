@@ -168,7 +168,12 @@ func (s *Strategy) Target(p Plan, master *rotator.Secret) (rotator.CheckTargetRe
 	if p.Base != "" {
 		return clonePair, nil
 	}
+	base, clone := s.clonePair(p.Current)
+	other := clone
+	if p.Current == clone {
+		other = base
+	}
 	return rotator.CheckTargetRequest{}, notAllowed(fmt.Sprintf(
-		"names %q, which is neither the clone of %q nor paired with it by the master secret's %q or $%s",
-		p.Next, p.Current, FieldAlternatingPairs, EnvAllowedPairs), nil)
+		"names %q: %q may alternate only with its clone pair %q, or with a user paired with it by the master secret's %q or $%s",
+		p.Next, p.Current, other, FieldAlternatingPairs, EnvAllowedPairs), nil)
 }

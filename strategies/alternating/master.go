@@ -93,6 +93,9 @@ func checkMaster(master, cur *rotator.Secret, p Plan) (*rotator.Secret, error) {
 		return nil, masterError(`names a secret that has a "masterarn" of its own: an application's secret, not a master secret`, rotator.ErrNotAllowed)
 	}
 	mu := master.Username()
+	if p.Named && mu == p.Next {
+		return nil, notAllowed(fmt.Sprintf("names %q, the master's own user: an application's rotation never changes the master", mu), nil)
+	}
 	for _, u := range []string{p.Current, p.Next, p.Base, p.CloneName} {
 		if u != "" && mu == u {
 			return nil, masterError(fmt.Sprintf("names a secret for %q, one of the users this rotation alternates: an application's secret, not a master secret", mu), rotator.ErrNotAllowed)
