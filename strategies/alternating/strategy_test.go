@@ -116,10 +116,20 @@ func (f *flowRig) rotate(t *testing.T) rotatortest.RotationOutcome {
 	return out
 }
 
-var (
-	appSecret    = func() map[string]any { return map[string]any{"host": "db", "port": 5432, "username": "app", "password": "pw", "sslmode": "verify-full"} }
-	masterSecret = func() map[string]any { return map[string]any{"username": "admin", "password": "mpw"} }
-)
+func appSecret() map[string]any {
+	return map[string]any{"host": "db", "port": 5432, "username": "app", "password": "pw", "sslmode": "verify-full"}
+}
+
+func masterSecret() map[string]any { return map[string]any{"username": "admin", "password": "mpw"} }
+
+// plus returns a maker of m's value with one more field.
+func plus(m func() map[string]any, field string, v any) func() map[string]any {
+	return func() map[string]any {
+		out := m()
+		out[field] = v
+		return out
+	}
+}
 
 // TestSetPendingGuardsBeforeChanges: the strategy asks the engine's guard,
 // with the master connection as it will change things, before any change,
@@ -172,14 +182,23 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		field  string
 		is     error
 	}{
-		{name: "unlisted second user", cur: func() map[string]any { c := appSecret(); c["alternateusername"] = "victim"; return c },
+		{name: "unlisted second user", cur: plus(appSecret, FieldAlternateUsername, "victim"),
 			master: masterSecret, field: FieldAlternateUsername, is: rotator.ErrNotAllowed},
-		{name: "master lists another pair", cur: func() map[string]any { c := appSecret(); c["alternateusername"] = "victim"; return c },
-			master: func() map[string]any { m := masterSecret(); m["alternatingpairs"] = [][]string{{"victim", "other"}}; return m },
+		{name: "master lists another pair", cur: plus(appSecret, FieldAlternateUsername, "victim"),
+			master: plus(masterSecret, FieldAlternatingPairs, [][]string{{"victim", "other"}}),
+			field:  FieldAlternateUsername, is: rotator.ErrNotAllowed},
+		{name: "function lists another pair", cur: plus(appSecret, FieldAlternateUsername, "victim"),
+			master: masterSecret, opts: []Option{WithAllowedPairs([2]string{"app", "other"})},
 			field: FieldAlternateUsername, is: rotator.ErrNotAllowed},
 		{name: "master for another host", cur: appSecret,
-			master: func() map[string]any { m := masterSecret(); m["host"] = "db2"; return m },
-			field: rotator.FieldMasterARN, is: rotator.ErrNotAllowed},
+			master: plus(masterSecret, rotator.FieldHost, "db2"),
+			field:  rotator.FieldMasterARN, is: rotator.ErrNotAllowed},
+		{name: "master for another port", cur: appSecret,
+			master: plus(masterSecret, rotator.FieldPort, "5433"),
+			field:  rotator.FieldMasterARN, is: rotator.ErrNotAllowed},
+		{name: "master is an application's secret", cur: appSecret,
+			master: plus(masterSecret, rotator.FieldMasterARN, "arn:aws:secretsmanager:us-east-1:123456789012:secret:m-AbCdEf"),
+			field:  rotator.FieldMasterARN, is: rotator.ErrNotAllowed},
 		{name: "masterarn is the secret's ARN", cur: appSecret, self: func(f *flowRig) string { return f.arn },
 			field: rotator.FieldMasterARN, is: rotator.ErrSelfReference},
 		{name: "masterarn is the secret's name", cur: appSecret, self: func(f *flowRig) string { return "app" },
