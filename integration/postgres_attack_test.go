@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
@@ -117,6 +118,32 @@ func assertUnharmed(t *testing.T, r *pgRig, v victim) {
 	if err := r.login(r.stage("AWSCURRENT")); err != nil {
 		t.Errorf("the attacker's AWSCURRENT stopped working: %v", err)
 	}
+}
+
+// assertPreflightFails runs the function's preflight on the attacker's
+// secret, as `rotator preflight` does, and checks that it agrees with the
+// rotation: a FAIL row whose detail names field.
+func assertPreflightFails(t *testing.T, r *pgRig, field string) {
+	t.Helper()
+	getSecret := func(ctx context.Context, id string) (*rotator.Secret, string, error) {
+		out, err := r.sm.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
+		if err != nil {
+			return nil, "", err
+		}
+		s, err := rotator.ParseSecret(aws.ToString(out.SecretString))
+		return s, aws.ToString(out.ARN), err
+	}
+	fn := catalog.MustLookup("postgres-alternating-users")
+	checks := fn.Preflight(context.Background(), catalog.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
+	for _, c := range checks {
+		if c.Status == catalog.Fail {
+			t.Logf("preflight: %s: %s (fix: %s)", c.Name, c.Detail, c.Fix)
+			if containsFold(c.Detail, `"`+field+`"`) && c.Fix != "" {
+				return
+			}
+		}
+	}
+	t.Errorf("preflight reports no failure naming %q: %+v", field, checks)
 }
 
 // assertUnchanged compares a server with its snapshot from before the
@@ -242,7 +269,13 @@ func TestPostgresAttackAlternateUsername(t *testing.T) {
 			}
 			var altOpts []alternating.Option
 			if tt.allow != nil {
-				altOpts = append(altOpts, alternating.WithAllowedPairs(tt.allow(s, v)...))
+				pairs := tt.allow(s, v)
+				altOpts = append(altOpts, alternating.WithAllowedPairs(pairs...))
+				env := ""
+				for _, p := range pairs {
+					env += p[0] + ":" + p[1] + ","
+				}
+				t.Setenv(alternating.EnvAllowedPairs, env) // for the preflight
 			}
 			if tt.listed {
 				if err := s.masterSecret.Set(alternating.FieldAlternatingPairs, [][]string{{atk.user, v.user}}); err != nil {
@@ -260,6 +293,7 @@ func TestPostgresAttackAlternateUsername(t *testing.T) {
 			assertRefused(t, out, alternating.FieldAlternateUsername, rotator.ErrNotAllowed)
 			assertUnharmed(t, r, v)
 			assertUnchanged(t, pg, before)
+			assertPreflightFails(t, r, alternating.FieldAlternateUsername)
 		})
 	}
 }
@@ -326,6 +360,7 @@ func TestPostgresAttackMasterARN(t *testing.T) {
 			}
 			out := r.rotate()
 			assertRefused(t, out, rotator.FieldMasterARN, tt.want)
+			assertPreflightFails(t, r, rotator.FieldMasterARN)
 			for _, v := range tg.victims {
 				assertUnharmed(t, r, v)
 			}

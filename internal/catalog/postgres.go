@@ -122,6 +122,11 @@ func postgresAlternatingPreflight(ctx context.Context, in PreflightInput) []Chec
 	}
 	master, err = alternating.MasterConnection(master, in.Current, plan)
 	if err != nil {
+		var fe *rotator.FieldError
+		if errors.As(err, &fe) && fe.Field == alternating.FieldAlternateUsername {
+			return append(checks, Check{Name: "second user allowed", Status: Fail, Detail: err.Error(),
+				Fix: "\"alternateusername\" must name the application's second user, never the master's: remove it to alternate with the clone"})
+		}
 		return append(checks, Check{Name: "master secret", Status: Fail, Detail: err.Error(),
 			Fix: "set \"masterarn\" to the master secret of this secret's own server (the same host and port): the admin user's secret, not an application's"})
 	}
