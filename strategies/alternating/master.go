@@ -63,14 +63,17 @@ func masterError(reason string, err error) error {
 	return &rotator.FieldError{Secret: "current", Field: rotator.FieldMasterARN, Reason: reason, Err: err}
 }
 
-// selfReference turns rotator.Rotation.Secret's refusal into an error
-// naming "masterarn"; other errors pass unchanged.
+// selfReference turns rotator.Rotation.Secret's refusals into errors
+// naming "masterarn"; other errors (the secret cannot be read) pass
+// unchanged.
 func selfReference(err error) error {
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
-	}
-	if errors.Is(err, rotator.ErrSelfReference) {
+	case errors.Is(err, rotator.ErrSelfReference):
 		return masterError("names the secret being rotated: it must name the master secret (the admin user's), not the application's own", err)
+	case errors.Is(err, rotator.ErrNotAllowed):
+		return masterError("cannot be told from the secret being rotated: "+err.Error(), err)
 	}
 	return err
 }
