@@ -7,19 +7,27 @@ import (
 
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/strategies/alternating"
 )
 
 // alternatingRig stores the superuser as the master secret and an app
 // secret naming it with "masterarn".
 func alternatingRig(t *testing.T, pg *pgtest.Server, base string, extra map[string]string, opts ...rotator.Option) *pgRig {
 	t.Helper()
+	return alternatingRigWith(t, pg, base, extra, nil, opts...)
+}
+
+// alternatingRigWith is alternatingRig with options for the strategy.
+func alternatingRigWith(t *testing.T, pg *pgtest.Server, base string, extra map[string]string, altOpts []alternating.Option, opts ...rotator.Option) *pgRig {
+	t.Helper()
 	pw := pgtest.RandomPassword(40)
 	pg.CreateRole(t, base, pw, "LOGIN")
 	app := pg.Secret(base, pw)
-	r := newPGRig(t, pg, alternatingUsers, app, opts...)
+	r := newPGRigWith(t, pg, alternatingUsers, altOpts, app, opts...)
 	master := pg.Secret(pg.SuperUser, pg.SuperPassword)
 	mv, _ := master.Value()
 	masterARN := r.sm.MustCreateSecret(t, pgtest.UniqueName("rds/master"), mv)
+	r.masterARN = masterARN
 	r.seen = append(r.seen, pg.SuperPassword)
 	cur := r.stage("AWSCURRENT")
 	cur.SetString(rotator.FieldMasterARN, masterARN)
@@ -119,34 +127,86 @@ func TestPostgresAlternatingUsersAreInterchangeable(t *testing.T) {
 	}
 }
 
+// TestPostgresAlternatingPreCreatedSecondUser rotates a pre-created pair
+// that whoever controls the master secret (its "alternatingpairs") or the
+// function (WithAllowedPairs, as $ROTATOR_ALTERNATING_PAIRS sets it)
+// allowed.
 func TestPostgresAlternatingPreCreatedSecondUser(t *testing.T) {
 	pg := pgtest.Shared(t)
-	base := pgtest.UniqueName("pre_a")
-	second := pgtest.UniqueName("pre_b")
-	pg.CreateRole(t, second, pgtest.RandomPassword(30), "LOGIN")
-	r := alternatingRig(t, pg, base, map[string]string{"alternateusername": second})
-	for i, want := range []string{second, base, second} {
-		out := r.rotate()
-		if !out.Succeeded {
-			t.Fatalf("rotation %d: %v", i+1, out.Err)
-		}
-		cur := r.stage("AWSCURRENT")
-		if cur.Username() != want {
-			t.Fatalf("rotation %d: user %q, want %q", i+1, cur.Username(), want)
-		}
-		if err := r.login(cur); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.login(r.stage("AWSPREVIOUS")); err != nil {
-			t.Fatal(err)
-		}
+	tests := []struct {
+		name  string
+		allow func(r *pgRig, base, second string) // for a rig built without altOpts
+		opts  func(base, second string) []alternating.Option
+	}{
+		{"allowed by the master secret", func(r *pgRig, base, second string) {
+			r.updateMaster(func(m *rotator.Secret) {
+				if err := m.Set(alternating.FieldAlternatingPairs, [][]string{{pgtest.UniqueName("other"), "x"}, {second, base}}); err != nil {
+					r.t.Fatal(err)
+				}
+			})
+		}, nil},
+		{"allowed by the function", nil, func(base, second string) []alternating.Option {
+			return []alternating.Option{alternating.WithAllowedPairs([2]string{base, second})}
+		}},
 	}
-	// Counting every role would race with other packages on a shared DSN
-	// server: look for the names a clone would have had instead.
-	for _, name := range []string{base + "_clone", second + "_clone"} {
-		if roleExists(t, pg, name) {
-			t.Fatalf("a pre-created second user must not make the rotator create roles (%s exists)", name)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := pgtest.UniqueName("pre_a")
+			second := pgtest.UniqueName("pre_b")
+			pg.CreateRole(t, second, pgtest.RandomPassword(30), "LOGIN")
+			var altOpts []alternating.Option
+			if tt.opts != nil {
+				altOpts = tt.opts(base, second)
+			}
+			r := alternatingRigWith(t, pg, base, map[string]string{"alternateusername": second}, altOpts)
+			if tt.allow != nil {
+				tt.allow(r, base, second)
+			}
+			for i, want := range []string{second, base, second} {
+				out := r.rotate()
+				if !out.Succeeded {
+					t.Fatalf("rotation %d: %v", i+1, out.Err)
+				}
+				cur := r.stage("AWSCURRENT")
+				if cur.Username() != want {
+					t.Fatalf("rotation %d: user %q, want %q", i+1, cur.Username(), want)
+				}
+				if err := r.login(cur); err != nil {
+					t.Fatal(err)
+				}
+				if err := r.login(r.stage("AWSPREVIOUS")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Counting every role would race with other packages on a shared DSN
+			// server: look for the names a clone would have had instead.
+			for _, name := range []string{base + "_clone", second + "_clone"} {
+				if roleExists(t, pg, name) {
+					t.Fatalf("a pre-created second user must not make the rotator create roles (%s exists)", name)
+				}
+			}
+		})
+	}
+}
+
+// updateMaster changes the master secret alternatingRig stored.
+func (r *pgRig) updateMaster(change func(*rotator.Secret)) {
+	r.t.Helper()
+	v, ok := r.sm.ValueOf(r.masterARN, r.sm.VersionOf(r.masterARN, "AWSCURRENT"))
+	if !ok {
+		r.t.Fatal("no master secret")
+	}
+	m, err := rotator.ParseSecret(v)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	change(m)
+	nv, err := m.Value()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.sm.Client().PutSecretValue(context.Background(), putCurrentInput(r.masterARN, nv)); err != nil {
+		r.t.Fatal(err)
 	}
 }
 

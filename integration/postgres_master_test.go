@@ -3,10 +3,13 @@ package integration
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rotatorkit/rotator/engines/postgres"
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -77,4 +80,52 @@ func serverVersionNum(t *testing.T, pg *pgtest.Server) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestPostgresMasterTLSAtLeastAsStrict: a master secret whose own TLS
+// settings are weaker than the rotated secret's connects with the
+// secret's. The server refuses the master any connection without TLS, so
+// the rotation succeeds only if the master used it.
+func TestPostgresMasterTLSAtLeastAsStrict(t *testing.T) {
+	pg := pgtest.Start(t, pgtest.WithTLS())
+	if pg.DataDir == "" {
+		t.Skipf("needs a server whose pg_hba.conf the test can edit (this one is a %s server)", pg.Mode)
+	}
+	master, masterPW := pgtest.UniqueName("tlsmaster"), pgtest.RandomPassword(30)
+	pg.CreateRole(t, master, masterPW, "LOGIN", "CREATEROLE")
+	hba := filepath.Join(pg.DataDir, "pg_hba.conf")
+	old, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deny := "hostnossl all " + master + " 127.0.0.1/32 reject\nhostnossl all " + master + " ::1/128 reject\n"
+	if err := os.WriteFile(hba, append([]byte(deny), old...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pg.Exec(t, "SELECT pg_reload_conf()")
+	weak := pg.Secret(master, masterPW)
+	weak.Delete("ssl")
+	weak.Delete("sslrootcert")
+	weak.SetString("sslmode", "disable")
+	if err := (postgres.New()).Login(context.Background(), weak); err == nil {
+		t.Fatal("the master logs in without TLS: the server does not refuse it")
+	}
+
+	base, pw := pgtest.UniqueName("tlsapp"), pgtest.RandomPassword(30)
+	pg.CreateRole(t, base, pw, "LOGIN")
+	if serverVersionNum(t, pg) >= 160000 {
+		pg.Exec(t, "GRANT "+quoteIdent(base)+" TO "+quoteIdent(master)+" WITH ADMIN OPTION")
+	}
+	r := newPGRig(t, pg, alternatingUsers, pg.Secret(base, pw)) // "ssl": true with the CA: verify-full
+	r.seen = append(r.seen, masterPW)
+	mv, _ := weak.Value()
+	cur := r.stage("AWSCURRENT")
+	cur.SetString(rotator.FieldMasterARN, r.sm.MustCreateSecret(t, pgtest.UniqueName("rds/master"), mv))
+	r.putCurrent(cur)
+	if out := r.rotate(); !out.Succeeded {
+		t.Fatalf("the master did not connect with the secret's TLS settings: %v", out.Err)
+	}
+	if err := r.login(r.stage("AWSCURRENT")); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -48,11 +48,14 @@ type pgRig struct {
 	seen   []string // every password this rig ever held, for the leak check
 	handle rotatortest.RotationFunc
 
-	kind strategyKind
-	opts []rotator.Option
+	kind    strategyKind
+	opts    []rotator.Option
+	altOpts []alternating.Option
 
 	mu   sync.Mutex // guards errs: sandboxes may run at once
 	errs []string
+	// masterARN is the master secret alternatingRig stored ("" otherwise).
+	masterARN string
 }
 
 type strategyKind int
@@ -64,6 +67,12 @@ const (
 
 func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotator.Secret, opts ...rotator.Option) *pgRig {
 	t.Helper()
+	return newPGRigWith(t, pg, kind, nil, secret, opts...)
+}
+
+// newPGRigWith is newPGRig with options for the alternating strategy.
+func newPGRigWith(t *testing.T, pg *pgtest.Server, kind strategyKind, altOpts []alternating.Option, secret *rotator.Secret, opts ...rotator.Option) *pgRig {
+	t.Helper()
 	r := &pgRig{t: t, pg: pg, sm: rotatortest.NewServer(), logs: &rotatortest.LogBuffer{}}
 	t.Cleanup(r.sm.Close)
 	r.seen = append(r.seen, secret.Password())
@@ -72,7 +81,7 @@ func newPGRig(t *testing.T, pg *pgtest.Server, kind strategyKind, secret *rotato
 		t.Fatal(err)
 	}
 	r.arn = r.sm.MustCreateSecret(t, pgtest.UniqueName("rds/app"), value)
-	r.kind, r.opts = kind, opts
+	r.kind, r.opts, r.altOpts = kind, opts, altOpts
 	r.handle = r.sandbox()
 	t.Cleanup(r.assertNoLeaks)
 	return r
@@ -89,7 +98,7 @@ func (r *pgRig) sandbox() rotatortest.RotationFunc {
 	case singleUser:
 		strategy = single.New(engine)
 	case alternatingUsers:
-		strategy = alternating.New(engine, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength))
+		strategy = alternating.New(engine, append([]alternating.Option{alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength)}, r.altOpts...)...)
 	}
 	h, err := rotator.New(r.sm.Client(), strategy, append([]rotator.Option{rotator.WithLogger(r.logs.Logger())}, r.opts...)...)
 	if err != nil {

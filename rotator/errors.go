@@ -46,6 +46,16 @@ var (
 	ErrUnreachable = errors.New("target unreachable")
 	// ErrPermission: the credential logged in but lacks a needed privilege.
 	ErrPermission = errors.New("insufficient privilege")
+
+	// ErrNotAllowed: a secret asks the function to act where its security
+	// rules forbid: a user its own user is not entitled to, a more powerful
+	// role, a master secret for another server. Whoever can write an
+	// application's secret controls every field of it, so these refusals
+	// are errors, never warnings.
+	ErrNotAllowed = errors.New("not allowed by the rotation's security rules")
+	// ErrSelfReference: a secret that should name another secret (a master
+	// secret) names the secret being rotated.
+	ErrSelfReference = errors.New("names the secret being rotated")
 )
 
 // FieldError says which field of a secret is wrong and why.

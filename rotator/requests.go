@@ -38,3 +38,20 @@ type EnsureUserResponse struct {
 	// Created is true when the user did not exist and was created.
 	Created bool
 }
+
+// CheckTargetRequest asks an engine, before anything changes, whether a
+// rotation may change a user with another user's connection (the master
+// secret of an alternating-users rotation). See the alternating strategy's
+// Engine interface for what an engine must refuse.
+type CheckTargetRequest struct {
+	// Conn is the master secret, as the change would connect.
+	Conn *Secret
+	// Username is the user whose password the rotation sets.
+	Username string
+	// Base and Clone, when set, say the two users of the pair are a base
+	// user and its clone (Username is one of them): the engine checks both,
+	// and refuses a Clone that exists but is not already a member of Base
+	// (someone else's role, not a clone this rotator made). Both empty for
+	// a pre-created pair that an allowlist admitted.
+	Base, Clone string
+}

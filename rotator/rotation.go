@@ -33,6 +33,9 @@ type Rotation struct {
 
 	current, pending, previous *Secret
 	others                     map[string]*Secret
+	// arn is the rotated secret's ARN as Secrets Manager returned it with
+	// one of its values ("" until one was read).
+	arn string
 }
 
 // Current returns the AWSCURRENT value.
@@ -40,7 +43,7 @@ func (r *Rotation) Current(ctx context.Context) (*Secret, error) {
 	if r.current != nil {
 		return r.current, nil
 	}
-	s, err := r.fetch(ctx, "current", &secretsmanager.GetSecretValueInput{
+	s, err := r.fetchOwn(ctx, "current", &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(r.SecretID), VersionStage: aws.String(stageCurrent),
 	})
 	if err != nil {
@@ -63,7 +66,7 @@ func (r *Rotation) Pending(ctx context.Context) (*Secret, error) {
 	if r.Step == StepCreate {
 		return nil, ErrPendingValueMissing
 	}
-	s, err := r.fetch(ctx, "pending", &secretsmanager.GetSecretValueInput{
+	s, err := r.fetchOwn(ctx, "pending", &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(r.SecretID), VersionId: aws.String(r.Token),
 	})
 	if err != nil {
@@ -82,7 +85,7 @@ func (r *Rotation) Previous(ctx context.Context) (*Secret, error) {
 	if r.previous != nil {
 		return r.previous, nil
 	}
-	s, err := r.fetch(ctx, "previous", &secretsmanager.GetSecretValueInput{
+	s, err := r.fetchOwn(ctx, "previous", &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(r.SecretID), VersionStage: aws.String(stagePrevious),
 	})
 	if err != nil {
@@ -98,21 +101,55 @@ func (r *Rotation) Previous(ctx context.Context) (*Secret, error) {
 
 // Secret returns the current value of another secret (a master secret, an
 // admin key). name says which in errors ("master").
+//
+// It refuses, with an error wrapping ErrSelfReference, a secretID that
+// resolves to the secret being rotated: a master secret is never the
+// secret it rotates. The comparison is between the ARNs Secrets Manager
+// returns for both (the event's SecretId and secretID may each be a name,
+// a partial ARN or an ARN); learning the rotated secret's ARN reads its
+// current value when no value of it was read yet in this step.
 func (r *Rotation) Secret(ctx context.Context, name, secretID string) (*Secret, error) {
 	if s, ok := r.others[secretID]; ok {
 		return s, nil
 	}
-	s, err := r.fetch(ctx, name, &secretsmanager.GetSecretValueInput{
+	if secretID == r.SecretID {
+		return nil, fmt.Errorf("%s secret: %w", name, ErrSelfReference)
+	}
+	self, err := r.ARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s, arn, err := r.fetch(ctx, name, &secretsmanager.GetSecretValueInput{
 		SecretId: aws.String(secretID), VersionStage: aws.String(stageCurrent),
 	})
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case arn == "" || self == "":
+		// Fail closed: without both ARNs the two cannot be told apart.
+		return nil, fmt.Errorf("%s secret: %w: Secrets Manager returned no ARN to tell it from the secret being rotated", name, ErrNotAllowed)
+	case arn == self:
+		return nil, fmt.Errorf("%s secret: %w", name, ErrSelfReference)
 	}
 	if r.others == nil {
 		r.others = map[string]*Secret{}
 	}
 	r.others[secretID] = s
 	return s, nil
+}
+
+// ARN returns the rotated secret's ARN as Secrets Manager returns it (the
+// event's SecretId may be a name in local runs). It reads the AWSCURRENT
+// value when no value of the secret was read yet in this step.
+func (r *Rotation) ARN(ctx context.Context) (string, error) {
+	if r.arn != "" {
+		return r.arn, nil
+	}
+	if _, err := r.Current(ctx); err != nil {
+		return "", err
+	}
+	return r.arn, nil
 }
 
 // NewPassword draws a password and registers it with the scrubber.
@@ -129,12 +166,30 @@ func (r *Rotation) NewPassword(ctx context.Context) (string, error) {
 // appear in a log line or an error.
 func (r *Rotation) Sensitive(values ...string) { r.scrub.Add(values...) }
 
-func (r *Rotation) fetch(ctx context.Context, name string, in *secretsmanager.GetSecretValueInput) (*Secret, error) {
+// fetchOwn reads a value of the rotated secret and remembers its ARN.
+func (r *Rotation) fetchOwn(ctx context.Context, name string, in *secretsmanager.GetSecretValueInput) (*Secret, error) {
+	s, arn, err := r.fetch(ctx, name, in)
+	if err != nil {
+		return nil, err
+	}
+	if arn != "" {
+		r.arn = arn
+	}
+	return s, nil
+}
+
+// fetch reads a secret value and returns it with the ARN the service
+// returned for it.
+func (r *Rotation) fetch(ctx context.Context, name string, in *secretsmanager.GetSecretValueInput) (*Secret, string, error) {
 	out, err := r.h.sm.GetSecretValue(ctx, in)
 	if err != nil {
-		return nil, fmt.Errorf("GetSecretValue(%s): %w", name, err)
+		return nil, "", fmt.Errorf("GetSecretValue(%s): %w", name, err)
 	}
-	return r.parse(name, out.SecretString)
+	s, err := r.parse(name, out.SecretString)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, aws.ToString(out.ARN), nil
 }
 
 // parse reads a secret string and registers its sensitive values before

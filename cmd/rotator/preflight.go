@@ -120,23 +120,23 @@ func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn catalog.Fun
 	scrub.AddSecret(cur)
 	add(catalog.Check{Name: "secret value is JSON", Status: catalog.Pass, Detail: "fields: " + strings.Join(cur.Fields(), ", ")})
 
-	getSecret := func(ctx context.Context, id string) (*rotator.Secret, error) {
+	getSecret := func(ctx context.Context, id string) (*rotator.Secret, string, error) {
 		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
 		if err != nil {
-			return nil, &smError{op: "GetSecretValue", id: id, err: err}
+			return nil, "", &smError{op: "GetSecretValue", id: id, err: err}
 		}
 		if out.SecretString == nil {
-			return nil, errors.New("the secret holds binary data, not a JSON string")
+			return nil, "", errors.New("the secret holds binary data, not a JSON string")
 		}
 		scrub.Add(*out.SecretString)
 		s, err := rotator.ParseSecret(*out.SecretString)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		scrub.AddSecret(s)
-		return s, nil
+		return s, aws.ToString(out.ARN), nil
 	}
-	add(fn.Preflight(ctx, catalog.PreflightInput{Current: cur, GetSecret: getSecret})...)
+	add(fn.Preflight(ctx, catalog.PreflightInput{Current: cur, ARN: aws.ToString(out.ARN), GetSecret: getSecret})...)
 	return finish()
 }
 

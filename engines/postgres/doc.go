@@ -76,9 +76,16 @@
 // sessions run as the template (current_user), so objects it creates are
 // owned by the template and usable by both users, and privileges granted to
 // the template later reach it through membership. The template's per-role
-// settings (search_path, ...) are mirrored, and CREATEDB, CREATEROLE and the
-// connection limit copied; running EnsureUser again re-asserts all of it and
-// changes nothing when nothing drifted. See EnsureUser for the details.
+// settings (search_path, ...) are mirrored, and CREATEDB and the connection
+// limit copied (never CREATEROLE); running EnsureUser again re-asserts all
+// of it and changes nothing when nothing drifted. See EnsureUser for the
+// details.
+//
+// Before the strategy changes anything with the master, CheckTarget refuses
+// the master's own user, a role with SUPERUSER, REPLICATION, BYPASSRLS or
+// CREATEROLE (its own or through membership), a member of the master's
+// role, and a role with the clone's name that is not a member of its base
+// (someone else's role). See CheckTarget.
 //
 // # Errors
 //

@@ -116,6 +116,9 @@ var (
 	_ interface {
 		EnsureUser(context.Context, rotator.EnsureUserRequest) (rotator.EnsureUserResponse, error)
 	} = (*Engine)(nil)
+	_ interface {
+		CheckTarget(context.Context, rotator.CheckTargetRequest) error
+	} = (*Engine)(nil)
 )
 
 // Engine is the PostgreSQL engine. It holds no connection: each call opens

@@ -497,7 +497,7 @@ type PreflightMasterRequest struct {
 	// the pair).
 	Users []string
 	// Template, when set, is the role the clone is a twin of: the master
-	// grants it to the clone and copies its CREATEDB and CREATEROLE.
+	// grants it to the clone and copies its CREATEDB.
 	Template string
 	// Clone is the role made as Template's twin; it may not exist yet.
 	// Empty when both users are pre-created.
@@ -601,9 +601,6 @@ func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest
 			if info.createDB && !master.createDB {
 				out = append(out, pfFail("master CREATEDB", quote(u)+" has CREATEDB, which the clone copies, and "+mq+" lacks it",
 					"ALTER ROLE "+mq+" CREATEDB, or ALTER ROLE "+quote(u)+" NOCREATEDB"))
-			}
-			if info.createRole && !master.createRole {
-				out = append(out, pfFail("master CREATEROLE for the clone", quote(u)+" has CREATEROLE, which the clone copies, and "+mq+" lacks it", "ALTER ROLE "+mq+" CREATEROLE"))
 			}
 		}
 	}

@@ -24,9 +24,9 @@ import (
 // With req.Template set, the user becomes the template's twin, in one
 // transaction:
 //
-//   - created when missing: CREATE ROLE ... LOGIN INHERIT with the template's
-//     CREATEDB, CREATEROLE and CONNECTION LIMIT, and req.Password's verifier
-//     (an existing user keeps its password);
+//   - created when missing: CREATE ROLE ... LOGIN INHERIT NOCREATEROLE with
+//     the template's CREATEDB and CONNECTION LIMIT, and req.Password's
+//     verifier (an existing user keeps its password);
 //   - a member of the template (GRANT template TO user; with INHERIT and SET
 //     on PostgreSQL 16+): privileges granted to the template, now or later,
 //     reach the user, and so do objects the template owns;
@@ -39,12 +39,13 @@ import (
 //     would otherwise differ between the twins; settings the user has beyond
 //     them are reset. A setting the master may not set (superuser-only
 //     parameters) is skipped with a warning in the log;
-//   - LOGIN, INHERIT, CREATEDB, CREATEROLE and CONNECTION LIMIT brought back in
-//     line with the template when they drifted.
+//   - LOGIN, INHERIT, CREATEDB and CONNECTION LIMIT brought back in line
+//     with the template when they drifted, and CREATEROLE taken away.
 //
-// SUPERUSER, REPLICATION and BYPASSRLS are not copied (only a superuser may
-// grant them; the role setting already makes the user's sessions run with
-// the template's SUPERUSER and BYPASSRLS), and neither is VALID UNTIL (the
+// SUPERUSER, REPLICATION, BYPASSRLS and CREATEROLE are not copied: a
+// rotation never hands them out (CheckTarget refuses a template that has
+// them before the alternating strategy calls EnsureUser), and only a
+// superuser may grant the first three. Neither is VALID UNTIL (the
 // rotation owns the user's password). Running EnsureUser again changes
 // nothing when nothing drifted, and two concurrent runs both succeed: they
 // take turns on the user's advisory lock (as SetPassword does), and a
@@ -271,14 +272,13 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 	return created, nil
 }
 
-// copiedAttributes are the template's attributes a twin gets.
+// copiedAttributes are the attributes a twin gets: the template's CREATEDB
+// and connection limit, never CREATEROLE (a rotation hands out no power to
+// make or change roles).
 func copiedAttributes(tmpl roleInfo) []string {
 	a := []string{"NOCREATEDB", "NOCREATEROLE", "CONNECTION LIMIT " + strconv.Itoa(int(tmpl.connLimit))}
 	if tmpl.createDB {
 		a[0] = "CREATEDB"
-	}
-	if tmpl.createRole {
-		a[1] = "CREATEROLE"
 	}
 	return a
 }
@@ -296,8 +296,8 @@ func attributeDrift(tmpl, have roleInfo) []string {
 	if have.createDB != tmpl.createDB {
 		a = append(a, map[bool]string{true: "CREATEDB", false: "NOCREATEDB"}[tmpl.createDB])
 	}
-	if have.createRole != tmpl.createRole {
-		a = append(a, map[bool]string{true: "CREATEROLE", false: "NOCREATEROLE"}[tmpl.createRole])
+	if have.createRole {
+		a = append(a, "NOCREATEROLE")
 	}
 	if have.connLimit != tmpl.connLimit {
 		a = append(a, "CONNECTION LIMIT "+strconv.Itoa(int(tmpl.connLimit)))

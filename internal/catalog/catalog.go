@@ -52,9 +52,13 @@ type Check struct {
 type PreflightInput struct {
 	// Current is the AWSCURRENT value of the secret to rotate.
 	Current *rotator.Secret
+	// ARN is the secret's ARN as Secrets Manager returns it ("" when
+	// unknown), to tell a master secret from the secret itself.
+	ARN string
 	// GetSecret reads another secret's AWSCURRENT value (a master
-	// secret): id is a name or an ARN.
-	GetSecret func(ctx context.Context, id string) (*rotator.Secret, error)
+	// secret): id is a name or an ARN. It returns the value and the ARN
+	// Secrets Manager returned for it.
+	GetSecret func(ctx context.Context, id string) (s *rotator.Secret, arn string, err error)
 }
 
 var functions = map[string]Function{}
@@ -121,7 +125,7 @@ func init() {
 			if err != nil {
 				return nil, err
 			}
-			return newAlternating(e), nil
+			return newAlternating(e)
 		},
 		Preflight: postgresAlternatingPreflight,
 	})

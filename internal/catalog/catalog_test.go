@@ -57,3 +57,25 @@ func TestEngineConfigurationFromEnvironment(t *testing.T) {
 		t.Fatalf("checks = %+v", checks)
 	}
 }
+
+// $ROTATOR_ALTERNATING_PAIRS is read where the function builds its
+// strategy: a bad one fails New (the function refuses to start) and the
+// preflight says so.
+func TestAlternatingPairsFromEnvironment(t *testing.T) {
+	t.Setenv(postgres.EnvCABundle, "")
+	t.Setenv(postgres.EnvSSLMode, "")
+	t.Setenv(alternating.EnvAllowedPairs, "app_a:app_b,app_c")
+	f := MustLookup("postgres-alternating-users")
+	if _, err := f.New(context.Background()); err == nil || !strings.Contains(err.Error(), alternating.EnvAllowedPairs) {
+		t.Fatalf("New: %v, want an error naming $%s", err, alternating.EnvAllowedPairs)
+	}
+	checks := f.Preflight(context.Background(), PreflightInput{Current: rotator.NewSecret(map[string]string{"host": "127.0.0.1", "port": "1", "username": "u", "password": "p"})})
+	last := checks[len(checks)-1]
+	if last.Status != Fail || !strings.Contains(last.Fix, alternating.EnvAllowedPairs) {
+		t.Fatalf("checks = %+v", checks)
+	}
+	t.Setenv(alternating.EnvAllowedPairs, "app_a:app_b, app_c:app_d")
+	if _, err := f.New(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,8 +24,15 @@ func newPostgres() (*postgres.Engine, error) {
 	return postgres.NewFromEnv()
 }
 
-func newAlternating(e *postgres.Engine) *alternating.Strategy {
-	return alternating.New(e, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength))
+// newAlternating builds the alternating-users strategy as the Lambda
+// function does, with the pre-created pairs $ROTATOR_ALTERNATING_PAIRS
+// allows.
+func newAlternating(e *postgres.Engine) (*alternating.Strategy, error) {
+	pairs, err := alternating.AllowedPairsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return alternating.New(e, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength), pairs), nil
 }
 
 func fromPG(checks []postgres.PreflightCheck) []Check {
@@ -70,7 +77,11 @@ func postgresAlternatingPreflight(ctx context.Context, in PreflightInput) []Chec
 		return engineFailure(err)
 	}
 	checks := fromPG(e.PreflightConnection(ctx, in.Current, ""))
-	strat := newAlternating(e)
+	strat, err := newAlternating(e)
+	if err != nil {
+		return append(checks, Check{Name: "function configuration", Status: Fail, Detail: err.Error(),
+			Fix: "write $" + alternating.EnvAllowedPairs + " as user pairs joined by ':' and separated by ',': app_a:app_b,app_c:app_d"})
+	}
 
 	// The master secret.
 	arn, err := in.Current.Require(rotator.FieldMasterARN)
@@ -90,24 +101,77 @@ func postgresAlternatingPreflight(ctx context.Context, in PreflightInput) []Chec
 		}
 		checks = append(checks, Check{Name: "second user", Status: Pass, Detail: detail})
 	}
+	if planErr != nil {
+		// The master checks below still run, with the users known so far.
+		plan = alternating.Plan{Current: in.Current.Username(), MasterARN: arn}
+	}
+	const selfFix = "set \"masterarn\" to the ARN of the master secret (the admin user's, which RDS keeps for the instance), not to this secret's"
+	if err := alternating.CheckMasterARN(in.ARN, arn); err != nil {
+		return append(checks, Check{Name: "field masterarn", Status: Fail, Detail: err.Error(), Fix: selfFix},
+			Check{Name: "master secret", Status: Skip, Detail: "\"masterarn\" names this secret"})
+	}
 	checks = append(checks, Check{Name: "field masterarn", Status: Pass, Detail: arn})
 
-	master, err := in.GetSecret(ctx, arn)
+	master, masterARN, err := in.GetSecret(ctx, arn)
 	if err != nil {
 		return append(checks, Check{Name: "master secret readable", Status: Fail, Detail: err.Error(),
 			Fix: "check \"masterarn\", and allow secretsmanager:GetSecretValue on the master secret (and kms:Decrypt on its key) to whoever runs the rotation"})
 	}
 	checks = append(checks, Check{Name: "master secret readable", Status: Pass, Detail: "AWSCURRENT read"})
-	master = alternating.MasterConnection(master, in.Current)
+	if err := alternating.CheckMasterARN(in.ARN, masterARN); err != nil {
+		return append(checks, Check{Name: "master secret", Status: Fail, Detail: err.Error(), Fix: selfFix})
+	}
+	master, err = alternating.MasterConnection(master, in.Current, plan)
+	if err != nil {
+		var fe *rotator.FieldError
+		if errors.As(err, &fe) && fe.Field == alternating.FieldAlternateUsername {
+			return append(checks, Check{Name: "second user allowed", Status: Fail, Detail: err.Error(),
+				Fix: "\"alternateusername\" must name the application's second user, never the master's: remove it to alternate with the clone"})
+		}
+		return append(checks, Check{Name: "master secret", Status: Fail, Detail: err.Error(),
+			Fix: "set \"masterarn\" to the master secret of this secret's own server (the same host and port): the admin user's secret, not an application's"})
+	}
+	checks = append(checks, Check{Name: "master secret", Status: Pass, Detail: "a master secret for this secret's server"})
 	mchecks := fromPG(e.PreflightConnection(ctx, master, "master"))
 	checks = append(checks, mchecks...)
-	if planErr != nil || !masterLoggedIn(mchecks) {
-		return append(checks, Check{Name: "master privileges", Status: Skip, Detail: "the master could not log in, or the users are unknown"})
+	if planErr != nil {
+		return append(checks, Check{Name: "second user allowed", Status: Skip, Detail: "the users are unknown"},
+			Check{Name: "master privileges", Status: Skip, Detail: "the users are unknown"})
 	}
+	target, err := strat.Target(plan, master)
+	if err != nil {
+		fix := fmt.Sprintf("remove \"alternateusername\" to alternate with the clone, or let whoever controls the master secret pair the users in its %q field ([[%q,%q]]), or list them in the function's $%s (%s:%s)",
+			alternating.FieldAlternatingPairs, plan.Current, plan.Next, alternating.EnvAllowedPairs, plan.Current, plan.Next)
+		if !errors.Is(err, rotator.ErrNotAllowed) {
+			fix = fmt.Sprintf("correct the master secret's %q: a JSON array of two-element arrays of user names", alternating.FieldAlternatingPairs)
+		}
+		return append(checks, Check{Name: "second user allowed", Status: Fail, Detail: err.Error(), Fix: fix},
+			Check{Name: "master privileges", Status: Skip, Detail: "the second user is not allowed"})
+	}
+	if !masterLoggedIn(mchecks) {
+		return append(checks, Check{Name: "second user allowed", Status: Skip, Detail: "the master could not log in"},
+			Check{Name: "master privileges", Status: Skip, Detail: "the master could not log in"})
+	}
+	target.Conn = master
+	if err := e.CheckTarget(ctx, target); err != nil {
+		fix := ""
+		if errors.Is(err, rotator.ErrNotAllowed) {
+			fix = "an application's rotation changes only plain application users: use users without SUPERUSER, REPLICATION, BYPASSRLS or CREATEROLE, that are members neither of such a role nor of the master's; a role with the clone's name must already be a member of its base"
+		}
+		return append(checks, Check{Name: "second user allowed", Status: Fail, Detail: alternating.GuardError(plan, err).Error(), Fix: fix},
+			Check{Name: "master privileges", Status: Skip, Detail: "the users may not be changed"})
+	}
+	detail := fmt.Sprintf("the master may change %q", plan.Next)
+	if target.Clone != "" {
+		detail += fmt.Sprintf("; %q and %q are a base user and its clone", target.Base, target.Clone)
+	} else {
+		detail += fmt.Sprintf(": %q and %q are a pre-created pair that is allowed", plan.Current, plan.Next)
+	}
+	checks = append(checks, Check{Name: "second user allowed", Status: Pass, Detail: detail})
 	req := postgres.PreflightMasterRequest{Master: master, Users: plan.Users()}
 	if plan.Clone {
 		req.Template = plan.Base
-		req.Clone = plan.Base + alternating.DefaultCloneSuffix
+		req.Clone = plan.CloneName
 	}
 	return append(checks, fromPG(e.PreflightMaster(ctx, req))...)
 }

@@ -2,8 +2,8 @@ package alternating
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/strategies"
@@ -20,6 +20,31 @@ const DefaultCloneSuffix = "_clone"
 // Engine is what the alternating-users strategy needs from an engine.
 type Engine interface {
 	strategies.Checker
+	// CheckTarget is the engine's half of the rule "an application's
+	// rotation changes only its own pair of users, never the master's user
+	// nor a more powerful role". The strategy calls it with the master
+	// secret (req.Conn) after its own checks and before EnsureUser and
+	// SetPassword; it must read only and change nothing.
+	//
+	// Every engine must refuse, with an error that wraps
+	// rotator.ErrNotAllowed and names the user and the reason (never a
+	// password):
+	//
+	//   - req.Username, req.Base or req.Clone being the master's own user
+	//     (the user the master connection's session belongs to);
+	//   - any of them that exists holding more power than an application
+	//     user may get from a rotation: the engine's superuser, replication,
+	//     row-security bypass or user-creation privileges (PostgreSQL:
+	//     SUPERUSER, REPLICATION, BYPASSRLS, CREATEROLE), or reaching them,
+	//     or the master's role, through membership in other roles (directly
+	//     or indirectly);
+	//   - with req.Base and req.Clone set, a Clone that exists but is not
+	//     already a member of Base: someone else's role that happens to
+	//     have the clone's name, which must not be taken over.
+	//
+	// Users that do not exist yet pass (EnsureUser creates the clone, or
+	// reports a missing pre-created user).
+	CheckTarget(ctx context.Context, req rotator.CheckTargetRequest) error
 	// SetPassword gives a user a new password.
 	SetPassword(ctx context.Context, req rotator.SetPasswordRequest) error
 	// EnsureUser creates a user when missing (as a clone of a template),
@@ -29,10 +54,10 @@ type Engine interface {
 
 // Strategy alternates between two users.
 type Strategy struct {
-	engine    Engine
-	suffix    string
-	maxLen    int
-	userLimit string
+	engine Engine
+	suffix string
+	maxLen int
+	pairs  [][2]string // pre-created pairs the function's configuration allows
 }
 
 var _ rotator.Strategy = (*Strategy)(nil)
@@ -60,33 +85,12 @@ func (s *Strategy) validate(name string, sec *rotator.Secret) error {
 	return strategies.Validate(s.engine, name, sec)
 }
 
-// users returns the base user, the user to rotate to, and whether the
-// second user is a clone (rather than pre-created).
-func (s *Strategy) users(cur *rotator.Secret) (base, next string, clone bool, err error) {
-	user := cur.Username()
-	if alt, ok := cur.String(FieldAlternateUsername); ok && alt != "" {
-		if alt == user {
-			return "", "", false, &rotator.FieldError{Secret: "current", Field: FieldAlternateUsername, Reason: "names the same user as \"username\"", Err: rotator.ErrInvalidField}
-		}
-		return "", alt, false, nil
-	}
-	base = user
-	if s.suffix != "" && strings.HasSuffix(user, s.suffix) && len(user) > len(s.suffix) {
-		base = strings.TrimSuffix(user, s.suffix)
-		next = base
-	} else {
-		next = user + s.suffix
-	}
-	if s.maxLen > 0 && len(base)+len(s.suffix) > s.maxLen {
-		return "", "", false, &rotator.FieldError{Secret: "current", Field: rotator.FieldUsername,
-			Reason: fmt.Sprintf("is %d bytes: with the suffix %q the clone's name would exceed the engine's limit of %d bytes", len(base), s.suffix, s.maxLen),
-			Err:    rotator.ErrInvalidField}
-	}
-	return base, next, true, nil
-}
-
 // CreatePending copies the current value with the other user's name and a
-// new password.
+// new password. It refuses what it can decide without the master secret:
+// a "masterarn" naming this secret itself. Whether a pre-created second
+// user that neither is the clone nor is listed by the function's
+// configuration is allowed depends on the master secret's
+// "alternatingpairs", which SetPending reads.
 func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rotator.Secret, error) {
 	cur, err := r.Current(ctx)
 	if err != nil {
@@ -95,21 +99,34 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 	if err := s.validate("current", cur); err != nil {
 		return nil, err
 	}
-	if _, err := cur.Require(rotator.FieldMasterARN); err != nil {
+	masterARN, err := cur.Require(rotator.FieldMasterARN)
+	if err != nil {
 		return nil, fmt.Errorf("current secret: %w", err)
 	}
-	_, next, clone, err := s.users(cur)
+	p, err := s.plan(cur)
 	if err != nil {
 		return nil, err
+	}
+	arn, err := r.ARN(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, self := range []string{r.SecretID, arn} {
+		if err := CheckMasterARN(self, masterARN); err != nil {
+			return nil, err
+		}
+	}
+	if !s.allowedEarly(p) {
+		r.Logger.Info("the second user is not the clone and not in $" + EnvAllowedPairs + ": setSecret checks the master secret's " + FieldAlternatingPairs)
 	}
 	pw, err := r.NewPassword(ctx)
 	if err != nil {
 		return nil, err
 	}
 	pending := cur.Clone()
-	pending.SetString(rotator.FieldUsername, next)
+	pending.SetString(rotator.FieldUsername, p.Next)
 	pending.SetString(rotator.FieldPassword, pw)
-	if !clone {
+	if p.Named {
 		pending.SetString(FieldAlternateUsername, cur.Username())
 	}
 	return pending, nil
@@ -117,8 +134,12 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 
 // SetPending checks the current credential first (so that a caller cannot
 // use the function's master access for a secret it does not control: the
-// confused-deputy guard of AWS's templates), then with the master secret
-// ensures the other user exists and sets its password.
+// confused-deputy guard of AWS's templates), then reads the master secret
+// and refuses, before anything changes: a master secret that is the
+// rotated secret, an application's secret or for another server; a second
+// user the current user is not entitled to (see Target); and what the
+// engine's CheckTarget refuses. Then, with the master, it ensures the other
+// user exists and sets its password.
 func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	pending, err := r.Pending(ctx)
 	if err != nil {
@@ -137,11 +158,11 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	if pending.Host() != cur.Host() {
 		return fmt.Errorf("%w: field %q differs", rotator.ErrPendingMismatch, rotator.FieldHost)
 	}
-	base, next, clone, err := s.users(cur)
+	p, err := s.plan(cur)
 	if err != nil {
 		return err
 	}
-	if pending.Username() != next {
+	if pending.Username() != p.Next {
 		return fmt.Errorf("%w: pending user is not the alternate of the current user", rotator.ErrPendingMismatch)
 	}
 	if err := s.engine.Login(ctx, cur); err != nil {
@@ -153,11 +174,21 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	}
 	master, err := r.Secret(ctx, "master", masterARN)
 	if err != nil {
+		return selfReference(err)
+	}
+	if master, err = checkMaster(master, cur, p); err != nil {
 		return err
 	}
-	master = withConnection(master, cur)
 	if err := s.validate("master", master); err != nil {
 		return err
+	}
+	target, err := s.Target(p, master)
+	if err != nil {
+		return err
+	}
+	target.Conn = master
+	if err := s.engine.CheckTarget(ctx, target); err != nil {
+		return GuardError(p, err)
 	}
 	if r.DryRun {
 		if err := s.engine.Login(ctx, master); err != nil {
@@ -166,9 +197,9 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 		r.Logger.Info("dry run: user and password not changed")
 		return nil
 	}
-	req := rotator.EnsureUserRequest{Conn: master, Username: next, Password: pending.Password()}
-	if clone && next != base {
-		req.Template = base
+	req := rotator.EnsureUserRequest{Conn: master, Username: p.Next, Password: pending.Password()}
+	if p.Clone && p.Next != p.Base {
+		req.Template = p.Base
 	}
 	res, err := s.engine.EnsureUser(ctx, req)
 	if err != nil {
@@ -177,32 +208,29 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	if res.Created {
 		r.Logger.Info("second user created")
 	}
-	if err := s.engine.SetPassword(ctx, rotator.SetPasswordRequest{Conn: master, Username: next, Password: pending.Password()}); err != nil {
+	if err := s.engine.SetPassword(ctx, rotator.SetPasswordRequest{Conn: master, Username: p.Next, Password: pending.Password()}); err != nil {
 		return fmt.Errorf("set password with master secret: %w", err)
 	}
 	r.Logger.Info("pending user's password set")
 	return nil
 }
 
+// GuardError turns the engine's CheckTarget refusal into an error naming
+// "alternateusername" (the field that chooses the second user; when it is
+// not set, the second user is the clone). Other errors (the master cannot
+// connect, ...) are wrapped as they are.
+func GuardError(p Plan, err error) error {
+	if !errors.Is(err, rotator.ErrNotAllowed) {
+		return fmt.Errorf("check the users with master secret: %w", err)
+	}
+	what := fmt.Sprintf("names %q", p.Next)
+	if !p.Named {
+		what = fmt.Sprintf("is not set, so the second user is %q (the clone pair of %q)", p.Next, p.Current)
+	}
+	return notAllowed(what+", and the server refuses the pair: "+err.Error(), err)
+}
+
 // TestPending logs in as the pending user.
 func (s *Strategy) TestPending(ctx context.Context, r *rotator.Rotation) error {
 	return strategies.TestPending(ctx, s.engine, r)
-}
-
-// withConnection fills the master's missing connection fields from the
-// current secret: a master secret that RDS manages holds only a username
-// and a password.
-func withConnection(master, cur *rotator.Secret) *rotator.Secret {
-	m := master.Clone()
-	// The TLS settings travel with the host: a master without them would
-	// otherwise connect with the engine's default mode, not the secret's.
-	for _, f := range []string{rotator.FieldEngine, rotator.FieldHost, rotator.FieldPort, rotator.FieldDBName, "ssl", "sslmode", "sslrootcert"} {
-		if m.Has(f) {
-			continue
-		}
-		if raw, ok := cur.Raw(f); ok {
-			m.SetRaw(f, raw)
-		}
-	}
-	return m
 }

@@ -2,6 +2,7 @@ package alternating
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -13,11 +14,17 @@ type Plan struct {
 	Current string
 	// Next is the user that gets a new password and becomes current.
 	Next string
-	// Clone is true when the second user is a clone of Base, created by
-	// the first rotation; false when both users are pre-created.
+	// Clone is true when the secret names no "alternateusername": the
+	// rotation creates Base's clone on its first run and keeps it Base's
+	// twin.
 	Clone bool
-	// Base is the user a clone is a twin of ("" when pre-created).
-	Base string
+	// Base and CloneName are the two users when they are a base user and
+	// its clone by name: always when Clone, and when "alternateusername"
+	// names the current user's clone (or, from a clone, its base). Both ""
+	// for another pre-created pair.
+	Base, CloneName string
+	// Named is true when Next comes from "alternateusername".
+	Named bool
 	// MasterARN is the secret's "masterarn": the master secret that
 	// creates the clone and sets passwords.
 	MasterARN string
@@ -36,17 +43,62 @@ func (s *Strategy) Plan(cur *rotator.Secret) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("current secret: %w", err)
 	}
-	base, next, clone, err := s.users(cur)
+	p, err := s.plan(cur)
 	if err != nil {
 		return Plan{}, err
 	}
-	return Plan{Current: cur.Username(), Next: next, Clone: clone, Base: base, MasterARN: masterARN}, nil
+	p.MasterARN = masterARN
+	return p, nil
 }
 
-// MasterConnection returns the master secret as SetPending uses it: its
-// missing connection fields (engine, host, port, dbname) filled from the
+// clonePair returns a user's base and clone names: (user, user+suffix),
+// or (base, user) when user ends in the suffix.
+func (s *Strategy) clonePair(user string) (base, clone string) {
+	if strings.HasSuffix(user, s.suffix) && len(user) > len(s.suffix) {
+		return strings.TrimSuffix(user, s.suffix), user
+	}
+	return user, user + s.suffix
+}
+
+// plan works out the two users from the current value.
+func (s *Strategy) plan(cur *rotator.Secret) (Plan, error) {
+	user := cur.Username()
+	p := Plan{Current: user}
+	base, clone := s.clonePair(user)
+	if alt, ok := cur.String(FieldAlternateUsername); ok && alt != "" {
+		if alt == user {
+			return Plan{}, &rotator.FieldError{Secret: "current", Field: FieldAlternateUsername, Reason: "names the same user as \"username\"", Err: rotator.ErrInvalidField}
+		}
+		p.Next, p.Named = alt, true
+		if s.suffix != "" && (alt == base || alt == clone) {
+			p.Base, p.CloneName = base, clone
+		}
+		return p, nil
+	}
+	if s.suffix == "" {
+		return Plan{}, &rotator.FieldError{Secret: "current", Field: FieldAlternateUsername, Reason: "is missing, and the strategy has no clone suffix to name a clone", Err: rotator.ErrMissingField}
+	}
+	if s.maxLen > 0 && len(base)+len(s.suffix) > s.maxLen {
+		return Plan{}, &rotator.FieldError{Secret: "current", Field: rotator.FieldUsername,
+			Reason: fmt.Sprintf("is %d bytes: with the suffix %q the clone's name would exceed the engine's limit of %d bytes", len(base), s.suffix, s.maxLen),
+			Err:    rotator.ErrInvalidField}
+	}
+	p.Clone, p.Base, p.CloneName = true, base, clone
+	p.Next = clone
+	if user == clone {
+		p.Next = base
+	}
+	return p, nil
+}
+
+// MasterConnection returns the master secret as SetPending connects with
+// it, after the checks SetPending makes (see checkMaster): its missing
+// connection fields (engine, host, port, dbname, TLS) filled from the
 // current secret, since a master secret that RDS manages holds only a
-// username and a password.
-func MasterConnection(master, cur *rotator.Secret) *rotator.Secret {
-	return withConnection(master, cur)
+// username and a password, and its TLS settings made at least as strict
+// as the current secret's. An error names "masterarn" and wraps
+// rotator.ErrNotAllowed when the master secret is for another server or
+// is an application's secret.
+func MasterConnection(master, cur *rotator.Secret, p Plan) (*rotator.Secret, error) {
+	return checkMaster(master, cur, p)
 }
