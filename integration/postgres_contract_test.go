@@ -97,3 +97,61 @@ func TestPostgresEngineWarningsReachTheFunctionLog(t *testing.T) {
 	}
 	r.assertNoLeaks()
 }
+
+// An RDS-managed master secret holds only a username and a password, so
+// the host it logs in to comes from the application's secret, which its
+// writer controls. Such a master logs in only with SCRAM-SHA-256-PLUS over
+// TLS: against the real server with TLS the rotation works; where the
+// application's secret steers it to a connection without TLS (the
+// writer's own listener, say), it is refused before the master's
+// credential is used, and nothing changes.
+func TestPostgresAttackMasterWithoutHost(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		tls     bool
+		sslmode string
+		wantOK  bool
+	}{
+		{"TLS: channel binding", true, "require", true},
+		{"steered to plaintext", false, "disable", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt := pgtest.WithoutTLS()
+			if tc.tls {
+				opt = pgtest.WithTLS()
+			}
+			pg := pgtest.Shared(t, opt)
+			base := pgtest.UniqueName("rdsm")
+			r := alternatingRig(t, pg, base, nil)
+			master := rotator.NewSecret(map[string]string{"username": pg.SuperUser, "password": pg.SuperPassword})
+			mv, _ := master.Value()
+			if _, err := r.sm.Client().PutSecretValue(t.Context(), putCurrentInput(r.masterARN, mv)); err != nil {
+				t.Fatal(err)
+			}
+			cur := r.stage("AWSCURRENT")
+			cur.Delete("ssl")
+			cur.SetString("sslmode", tc.sslmode)
+			r.putCurrent(cur)
+			before := dbSnapshot(t, r.pg, base)
+			out := r.rotate()
+			if out.Succeeded != tc.wantOK {
+				t.Fatalf("rotation succeeded %v, want %v: %v", out.Succeeded, tc.wantOK, out.Err)
+			}
+			if tc.wantOK {
+				if err := r.login(r.stage("AWSCURRENT")); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !strings.Contains(out.Err.Error(), "channel_binding") {
+				t.Fatalf("the refusal does not name channel_binding: %v", out.Err)
+			}
+			if err := r.login(r.stage("AWSCURRENT")); err != nil {
+				t.Fatalf("AWSCURRENT stopped working: %v", err)
+			}
+			if after := dbSnapshot(t, r.pg, base); after != before {
+				t.Fatalf("the refused rotation changed the database")
+			}
+		})
+	}
+}

@@ -54,11 +54,18 @@ type authPolicy struct {
 	channelBinding bool
 }
 
-// authPolicyFor returns the policy of a connection with sslmode mode;
+// authPolicyFor returns the policy of a connection with TLS plan p;
 // overTLS says whether this attempt uses TLS (prefer's plaintext fallback
-// does not).
-func (e *Engine) authPolicyFor(mode string, overTLS bool) *authPolicy {
-	switch mode {
+// does not). A plan that requires channel binding accepts
+// SCRAM-SHA-256-PLUS only, even with a verified certificate: the
+// certificate may be one the application's secret chose (its host, its
+// "sslrootcert"), and only a SCRAM proof bound to the TLS channel is
+// worthless to a server other than the one that holds the verifier.
+func (e *Engine) authPolicyFor(p tlsPlan, overTLS bool) *authPolicy {
+	if p.requireBinding {
+		return &authPolicy{channelBinding: true}
+	}
+	switch p.mode {
 	case SSLVerifyCA, SSLVerifyFull:
 		return nil
 	}
@@ -250,6 +257,11 @@ func authRefusalReason(r *authRefusedError, p tlsPlan) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "the server asked for %s", r.method)
+	if p.requireBinding {
+		b.WriteString(`; the secret requires channel binding ("channel_binding": "require", which the alternating strategy sets on a master secret whose host came from the application's secret), so the engine accepts SCRAM-SHA-256-PLUS over TLS only and sent nothing. ` +
+			`Let the server offer it (PostgreSQL 11+ with TLS and a SCRAM verifier for the user, no pooler in between), or give the master secret its own "host" and "port"`)
+		return b.String()
+	}
 	if p.mode == SSLDisable || p.mode == SSLPrefer {
 		fmt.Fprintf(&b, "; with %s nothing verifies who answers", mode)
 	} else {

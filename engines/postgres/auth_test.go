@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -90,6 +91,7 @@ func selfSignedCert(t *testing.T) tls.Certificate {
 // error. It keeps every byte it received after the TLS handshake.
 type fakeServer struct {
 	port int
+	cert []byte // DER of its self-signed certificate
 	ln   net.Listener
 	wg   sync.WaitGroup
 
@@ -105,8 +107,9 @@ func startFakeServer(t *testing.T, offerTLS bool, request []byte) *fakeServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeServer{ln: ln, port: ln.Addr().(*net.TCPAddr).Port}
-	cfg := &tls.Config{Certificates: []tls.Certificate{selfSignedCert(t)}, MinVersion: tls.VersionTLS12}
+	cert := selfSignedCert(t)
+	f := &fakeServer{ln: ln, port: ln.Addr().(*net.TCPAddr).Port, cert: cert.Certificate[0]}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	f.wg.Go(func() {
 		for {
 			c, err := ln.Accept()
@@ -118,6 +121,11 @@ func startFakeServer(t *testing.T, offerTLS bool, request []byte) *fakeServer {
 	})
 	t.Cleanup(f.stop)
 	return f
+}
+
+// certPEM is the server's certificate in PEM: a CA that verifies it.
+func (f *fakeServer) certPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.cert})
 }
 
 func (f *fakeServer) stop() {
@@ -619,4 +627,54 @@ func TestPostgresSCRAMChannelBinding(t *testing.T) {
 			t.Fatalf("error %q is not the server's channel binding check", err)
 		}
 	})
+}
+
+// "channel_binding": "require" accepts SCRAM-SHA-256-PLUS over TLS and
+// nothing else: not even with a verified certificate (the certificate may
+// be one the application's secret chose), nor with the md5 or cleartext
+// opt-ins. The man in the middle gets nothing after the StartupMessage.
+func TestAuthChannelBindingRequired(t *testing.T) {
+	const user = "master"
+	pw := "Master-" + pgtest.RandomPassword(24)
+	cases := []struct {
+		name     string
+		offerTLS bool
+		sslmode  string
+		request  []byte
+		want     error
+	}{
+		{"cleartext with a verified certificate", true, SSLVerifyCA, authRequestMsg(authCleartextPassword, nil), ErrAuthMethod},
+		{"md5 with a verified certificate", true, SSLVerifyCA, authRequestMsg(authMD5Password, md5Salt), ErrAuthMethod},
+		{"SCRAM without PLUS with a verified certificate", true, SSLVerifyCA, saslRequest("SCRAM-SHA-256"), ErrChannelBinding},
+		{"trust with a verified certificate", true, SSLVerifyCA, authRequestMsg(authOK, nil), ErrAuthMethod},
+		{"SCRAM in plaintext", false, SSLDisable, saslRequest("SCRAM-SHA-256"), ErrChannelBinding},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := startFakeServer(t, c.offerTLS, c.request)
+			e, _ := newEngine(t, WithConnectTimeout(3*time.Second), WithAllowMD5(true), WithAllowCleartextPassword(true))
+			fields := map[string]any{"engine": "postgres", "host": "127.0.0.1", "port": f.port, "username": user, "password": pw,
+				"sslmode": c.sslmode, FieldChannelBinding: "require"}
+			if c.offerTLS {
+				fields["sslrootcert"] = string(f.certPEM())
+			}
+			err := e.Login(ctxT(t), with(t, rotator.NewSecret(nil), fields))
+			wantErr(t, err, c.want)
+			noSecrets(t, err, pw)
+			if !strings.Contains(err.Error(), "channel_binding") {
+				t.Fatalf("the error does not name channel_binding: %v", err)
+			}
+			if _, after, _ := f.received(); len(after) > 0 {
+				t.Fatalf("the client sent %d bytes after the StartupMessage", len(after))
+			}
+		})
+	}
+	// The same field against a real server with TLS: SCRAM-SHA-256-PLUS.
+	pg := pgtest.Shared(t, pgtest.WithTLS())
+	name := pgtest.UniqueName("cb")
+	pg.CreateRole(t, name, pw, "LOGIN")
+	e, _ := newEngine(t)
+	if err := e.Login(ctxT(t), tlsSecret(t, pg, name, pw, map[string]any{"sslmode": SSLRequire, FieldChannelBinding: "require"})); err != nil {
+		t.Fatalf("a real server with TLS: %v", err)
+	}
 }

@@ -88,7 +88,7 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown sslmode %q", ErrConfig, t.tls.mode)
 	}
-	e.authPolicyFor(t.tls.mode, cc.TLSConfig != nil).apply(cc)
+	e.authPolicyFor(t.tls, cc.TLSConfig != nil).apply(cc)
 	return cc, nil
 }
 
@@ -97,7 +97,7 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 func (e *Engine) plaintextFallback(cc *pgx.ConnConfig, t *target) *pgx.ConnConfig {
 	plain := cc.Copy()
 	plain.TLSConfig = nil
-	e.authPolicyFor(t.tls.mode, false).apply(plain)
+	e.authPolicyFor(t.tls, false).apply(plain)
 	return plain
 }
 

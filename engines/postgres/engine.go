@@ -63,6 +63,12 @@ const (
 	FieldSSL         = "ssl"
 	FieldSSLMode     = "sslmode"
 	FieldSSLRootCert = "sslrootcert"
+	// FieldChannelBinding, as libpq's channel_binding: "require" accepts
+	// SCRAM-SHA-256-PLUS over TLS and nothing else, whatever the TLS
+	// mode and the md5 or cleartext opt-ins. The alternating strategy sets
+	// it on a master secret whose host came from the application's secret
+	// (see the alternating package).
+	FieldChannelBinding = "channel_binding"
 )
 
 // TLS modes, with libpq's meanings.
@@ -317,6 +323,8 @@ type tlsPlan struct {
 	source string         // what chose the mode, for messages
 	roots  *x509.CertPool // nil: system roots
 	rootsF string         // where roots came from, for messages
+	// requireBinding: the secret's "channel_binding" is "require".
+	requireBinding bool
 }
 
 // Validate checks a secret without connecting: engine (when present),
@@ -484,6 +492,19 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 		p.source += " with \"sslrootcert\""
 	}
 	p.mode = mode
+	if raw, ok := s.Raw(FieldChannelBinding); ok && strings.TrimSpace(string(raw)) != "null" {
+		v, ok := s.String(FieldChannelBinding)
+		if !ok {
+			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+		}
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "require":
+			p.requireBinding = true
+		case "", "prefer", "disable": // the engine's own rules apply
+		default:
+			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
+		}
+	}
 
 	switch {
 	case secretCA:

@@ -24,6 +24,19 @@ const (
 	fieldSSL         = "ssl"
 	fieldSSLMode     = "sslmode"
 	fieldSSLRootCert = "sslrootcert"
+	// FieldChannelBinding "require" is set on a master secret whose host
+	// came from the current secret (an RDS-managed master secret holds
+	// only a username and a password). Whoever writes the current secret
+	// then chooses where the master logs in: the same host and port check
+	// passes by construction, and a certificate can be one the writer
+	// chose (its own host name, its own "sslrootcert"). So the master's
+	// credential may be used only in a form that is worthless to any
+	// server but the one holding its verifier: an engine must refuse to
+	// send it otherwise (PostgreSQL: SCRAM-SHA-256-PLUS over TLS only;
+	// an engine without channel binding: nothing it could replay or
+	// relay). A master secret with its own "host" is trusted as its owner
+	// wrote it.
+	FieldChannelBinding = "channel_binding"
 )
 
 // tlsRank orders the TLS modes by strictness.
@@ -137,6 +150,9 @@ func checkMaster(master, cur *rotator.Secret, p Plan) (*rotator.Secret, error) {
 // a master that sets none shares; a master's own explicit mode then stands.
 func withConnection(master, cur *rotator.Secret) *rotator.Secret {
 	m := master.Clone()
+	if !present(master, rotator.FieldHost) {
+		m.SetString(FieldChannelBinding, "require")
+	}
 	copyField := func(f string) {
 		if raw, ok := cur.Raw(f); ok {
 			m.SetRaw(f, raw)

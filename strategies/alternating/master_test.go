@@ -184,3 +184,27 @@ func TestCheckMasterARN(t *testing.T) {
 		t.Fatalf("unknown ARNs: %v", err)
 	}
 }
+
+// A master secret without a host of its own connects where the current
+// secret says, so it must bind its login to the channel; one with its own
+// host is used as its owner wrote it.
+func TestMasterWithoutHostRequiresChannelBinding(t *testing.T) {
+	cur, _ := rotator.ParseSecret(`{"host":"db","port":5432,"username":"app","password":"p","sslmode":"disable"}`)
+	for _, tc := range []struct {
+		master string
+		want   bool
+	}{
+		{`{"username":"admin","password":"m"}`, true},
+		{`{"host":"db","username":"admin","password":"m"}`, false},
+	} {
+		m, _ := rotator.ParseSecret(tc.master)
+		got, _ := m.String(FieldChannelBinding)
+		if got != "" {
+			t.Fatal("set-up: the master already has the field")
+		}
+		got, _ = withConnection(m, cur).String(FieldChannelBinding)
+		if (got == "require") != tc.want {
+			t.Errorf("master %s: channel_binding %q, want require %v", tc.master, got, tc.want)
+		}
+	}
+}
