@@ -1,0 +1,34 @@
+// Package mariadbtest gives tests a real MariaDB (or MySQL) server, as
+// internal/pgtest does for PostgreSQL.
+//
+// A server comes from the first of these that works, tried in order:
+//
+//  1. a container, when a container backend is registered with
+//     [RegisterContainerBackend] (none is in this package: the hook is for
+//     the containers backend that builds MariaDB and MySQL images) and
+//     $ROTATOR_TEST_MYSQL_MODE allows it;
+//  2. a throwaway server made from locally installed binaries (mariadbd
+//     and mariadb-install-db, or mysqld and mysql_install_db, found through
+//     $ROTATOR_TEST_MYSQL_BINDIR, $PATH, /usr/sbin and /usr/libexec) in a
+//     temporary directory, listening on 127.0.0.1 on a random free port,
+//     every account with a password, TLS on with a certificate signed by a
+//     CA made for it, and the general log on. When the test runs as root
+//     the server runs as the `mysql` OS user (mariadbd refuses root);
+//  3. an existing server named by $ROTATOR_TEST_MYSQL_DSN (a
+//     go-sql-driver DSN for an account with every privilege, WITH GRANT
+//     OPTION). Options that need control over the server (TLS,
+//     require_secure_transport, the general log) are not available there.
+//
+// $ROTATOR_TEST_MYSQL_MODE=container|local|dsn restricts the choice to one
+// of them. When none is available the test is skipped with the reason, or
+// fails when $ROTATOR_REQUIRE_DB=1.
+//
+// Two ways to get a server, as in pgtest: [Shared] (one server per test
+// binary and option set; TestMain must call [Main] or [Activate]) and
+// [Start] (one server for one test, stopped in t.Cleanup).
+//
+// Local servers log every statement to the general log, so a test can read
+// [Server.ReadLog] to prove that a plaintext password never reached the
+// server. The helpers here never send one either: [Server.CreateUser]
+// sends mysql_native_password hashes computed client-side.
+package mariadbtest

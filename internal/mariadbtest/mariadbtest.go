@@ -1,0 +1,591 @@
+package mariadbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/rotatorkit/rotator/internal/mysqlhash"
+	"github.com/rotatorkit/rotator/internal/testmain"
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// Environment variables read by this package.
+const (
+	// EnvRequire: "1" turns "no server available" skips into failures.
+	EnvRequire = "ROTATOR_REQUIRE_DB"
+	// EnvDSN: a go-sql-driver DSN for an existing server, as an account
+	// with every privilege WITH GRANT OPTION.
+	EnvDSN = "ROTATOR_TEST_MYSQL_DSN"
+	// EnvMode: "container", "local" or "dsn" to allow only that source.
+	EnvMode = "ROTATOR_TEST_MYSQL_MODE"
+	// EnvBinDir: the directory holding mariadbd (or mysqld) and
+	// mariadb-install-db (or mysql_install_db).
+	EnvBinDir = "ROTATOR_TEST_MYSQL_BINDIR"
+)
+
+// Mode says where a server came from.
+type Mode string
+
+// The sources of a server.
+const (
+	ModeContainer Mode = "container"
+	ModeLocal     Mode = "local"
+	ModeDSN       Mode = "dsn"
+)
+
+// Server is a running MariaDB or MySQL server.
+type Server struct {
+	// Mode is where the server came from.
+	Mode Mode
+	// Host and Port are the TCP address to connect to.
+	Host string
+	Port int
+	// SuperUser and SuperPassword are an account with every privilege;
+	// SuperHost is its host part.
+	SuperUser, SuperPassword, SuperHost string
+	// Version is VERSION() ("10.11.19-MariaDB-0+deb12u1-log"); MariaDB
+	// says whether it is MariaDB.
+	Version string
+	MariaDB bool
+	// TLS is true when the server accepts TLS; CAPEM is then the CA that
+	// signed its certificate, and CAFile a file holding it.
+	TLS    bool
+	CAPEM  []byte
+	CAFile string
+	// RequireSecureTransport: the server refuses connections without TLS.
+	RequireSecureTransport bool
+	// DataDir, LogFile (the general log) and ErrorLog: local mode only.
+	DataDir, LogFile, ErrorLog string
+
+	stopFn   func() error
+	logFn    func() (string, error)
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Option configures a server.
+type Option func(*config)
+
+type config struct {
+	tls           bool
+	tlsHosts      []string
+	requireSecure bool
+}
+
+// WithTLS turns TLS on (the default): a certificate for 127.0.0.1 and
+// localhost signed by a CA made for the server (Server.CAPEM).
+func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithTLSHosts turns TLS on with a server certificate naming exactly these
+// hosts, e.g. to test host name verification.
+func WithTLSHosts(hosts ...string) Option {
+	return func(c *config) { c.tls = true; c.tlsHosts = slices.Clone(hosts) }
+}
+
+// WithoutTLS makes a server without TLS: a client that insists on TLS is
+// refused.
+func WithoutTLS() Option {
+	return func(c *config) { c.tls = false; c.tlsHosts = nil; c.requireSecure = false }
+}
+
+// WithRequireSecureTransport turns TLS on and sets
+// require_secure_transport=ON: the server refuses plaintext connections.
+func WithRequireSecureTransport() Option {
+	return func(c *config) { c.tls = true; c.requireSecure = true }
+}
+
+func newConfig(opts []Option) config {
+	c := config{tls: true}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.tls && len(c.tlsHosts) == 0 {
+		c.tlsHosts = []string{"127.0.0.1", "localhost"}
+	}
+	return c
+}
+
+func (c config) key() string {
+	return fmt.Sprintf("tls=%v hosts=%q secure=%v", c.tls, c.tlsHosts, c.requireSecure)
+}
+
+// ContainerBackend starts a server in a container. It returns a non-empty
+// skip reason when containers are not available here.
+type ContainerBackend func(ctx context.Context, tls bool, tlsHosts []string, requireSecureTransport bool) (s *Server, skip string, err error)
+
+var containerBackend ContainerBackend
+
+// RegisterContainerBackend installs the containers backend, tried before
+// local binaries (the hook for a container image of MariaDB or MySQL; this
+// package has none of its own).
+func RegisterContainerBackend(b ContainerBackend) { containerBackend = b }
+
+// SetLifecycle gives a server started elsewhere (a container backend) the
+// functions that stop it and read its general log; either may be nil.
+func (s *Server) SetLifecycle(stop func() error, readLog func() (string, error)) {
+	s.stopFn, s.logFn = stop, readLog
+}
+
+var reg struct {
+	mu         sync.Mutex
+	mainActive bool
+	exiting    bool
+	live       map[*Server]struct{}
+	shared     map[string]*sharedEntry
+}
+
+type sharedEntry struct {
+	once sync.Once
+	srv  *Server
+	skip string
+	err  error
+}
+
+func track(s *Server) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if reg.live == nil {
+		reg.live = map[*Server]struct{}{}
+	}
+	reg.live[s] = struct{}{}
+}
+
+func untrack(s *Server) {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	delete(reg.live, s)
+}
+
+// StopAll stops every server this package started (Main calls it).
+func StopAll() {
+	reg.mu.Lock()
+	reg.exiting = true
+	servers := make([]*Server, 0, len(reg.live))
+	for s := range reg.live {
+		servers = append(servers, s)
+	}
+	reg.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(func() {
+			if err := s.Stop(); err != nil {
+				fmt.Fprintf(os.Stderr, "mariadbtest: stopping %s server on port %d: %v\n", s.Mode, s.Port, err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Main runs the tests and then stops every server this package started:
+//
+//	func TestMain(m *testing.M) { mariadbtest.Main(m) }
+func Main(m *testing.M) {
+	testmain.Run(m, "mariadbtest", Activate())
+}
+
+// Activate allows Shared and returns the function that stops the shared
+// servers, for a TestMain that serves several rigs:
+//
+//	stop := mariadbtest.Activate()
+//	testmain.Run(m, "integration", func() { stop(); otherStop() })
+func Activate() (stop func()) {
+	reg.mu.Lock()
+	reg.mainActive = true
+	reg.mu.Unlock()
+	return StopAll
+}
+
+// Shared returns the test binary's server for these options, starting it
+// on first use. Tests sharing a server must use distinct account names (see
+// UniqueName).
+func Shared(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := newConfig(opts)
+	reg.mu.Lock()
+	if !reg.mainActive {
+		reg.mu.Unlock()
+		t.Fatal("mariadbtest.Shared needs TestMain to call mariadbtest.Main(m) (or Activate), which stops the shared servers when the test binary exits; use mariadbtest.Start for a per-test server")
+	}
+	if reg.shared == nil {
+		reg.shared = map[string]*sharedEntry{}
+	}
+	e := reg.shared[cfg.key()]
+	if e == nil {
+		e = &sharedEntry{}
+		reg.shared[cfg.key()] = e
+	}
+	reg.mu.Unlock()
+	e.once.Do(func() { e.srv, e.skip, e.err = start(cfg) })
+	switch {
+	case e.err != nil:
+		t.Fatal(e.err)
+	case e.skip != "":
+		unavailable(t, e.skip)
+	}
+	return e.srv
+}
+
+// Start starts a server for this test alone and stops it when the test
+// ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s, skip, err := start(newConfig(opts))
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case skip != "":
+		unavailable(t, skip)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Errorf("mariadbtest: stopping server: %v", err)
+		}
+	})
+	return s
+}
+
+// Required reports whether $ROTATOR_REQUIRE_DB asks for a real server.
+func Required() bool {
+	b, err := rotator.ParseBool(os.Getenv(EnvRequire))
+	return err == nil && b
+}
+
+func unavailable(t testing.TB, reason string) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("%s (%s=1 makes this a failure instead of a skip)", reason, EnvRequire)
+	}
+	t.Skipf("%s (set %s=1 to make this a failure)", reason, EnvRequire)
+}
+
+func start(cfg config) (*Server, string, error) {
+	only := Mode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode))))
+	switch only {
+	case "", ModeContainer, ModeLocal, ModeDSN:
+	default:
+		return nil, "", fmt.Errorf("mariadbtest: $%s=%q: want container, local or dsn", EnvMode, only)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var reasons []string
+	if only == "" || only == ModeContainer {
+		if containerBackend == nil {
+			reasons = append(reasons, "no container backend registered")
+		} else {
+			s, skip, err := containerBackend(ctx, cfg.tls, cfg.tlsHosts, cfg.requireSecure)
+			switch {
+			case err != nil:
+				return nil, "", err
+			case skip == "":
+				return register(s)
+			}
+			reasons = append(reasons, skip)
+		}
+	}
+	if only == "" || only == ModeLocal {
+		s, skip, err := startLocal(ctx, cfg)
+		switch {
+		case err != nil:
+			return nil, "", err
+		case skip == "":
+			return register(s)
+		}
+		reasons = append(reasons, skip)
+	}
+	if only == "" || only == ModeDSN {
+		if dsn := os.Getenv(EnvDSN); dsn != "" {
+			s, skip, err := startDSN(ctx, cfg, dsn)
+			switch {
+			case err != nil:
+				return nil, "", err
+			case skip != "":
+				return nil, skip, nil
+			}
+			return register(s)
+		}
+		reasons = append(reasons, "$"+EnvDSN+" is not set")
+	}
+	return nil, "no MariaDB/MySQL server for tests: " + strings.Join(reasons, "; "), nil
+}
+
+func register(s *Server) (*Server, string, error) {
+	track(s)
+	reg.mu.Lock()
+	exiting := reg.exiting
+	reg.mu.Unlock()
+	if exiting {
+		_ = s.Stop()
+		return nil, "", errors.New("mariadbtest: test binary is exiting")
+	}
+	return s, "", nil
+}
+
+// startDSN uses the server named by $ROTATOR_TEST_MYSQL_DSN.
+func startDSN(ctx context.Context, cfg config, dsn string) (*Server, string, error) {
+	if cfg.tls || cfg.requireSecure {
+		return nil, "a TLS test server needs local or container mode; $" + EnvDSN + " names a server mariadbtest cannot configure", nil
+	}
+	mc, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: $%s is not a valid DSN", EnvDSN)
+	}
+	host, portS, err := net.SplitHostPort(mc.Addr)
+	if err != nil || mc.Net != "tcp" {
+		return nil, "", fmt.Errorf("mariadbtest: $%s must name a TCP address host:port", EnvDSN)
+	}
+	port, _ := strconv.Atoi(portS)
+	s := &Server{Mode: ModeDSN, Host: host, Port: port, SuperUser: mc.User, SuperPassword: mc.Passwd}
+	db, err := s.Connect(ctx, s.SuperUser, s.SuperPassword)
+	if err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: connect to $%s: %w", EnvDSN, err)
+	}
+	defer db.Close()
+	var cu string
+	if err := db.QueryRowContext(ctx, "SELECT VERSION(), CURRENT_USER()").Scan(&s.Version, &cu); err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: $%s: %w", EnvDSN, err)
+	}
+	s.MariaDB = strings.Contains(strings.ToLower(s.Version), "mariadb")
+	if i := strings.LastIndexByte(cu, '@'); i >= 0 {
+		s.SuperHost = cu[i+1:]
+	}
+	return s, "", nil
+}
+
+// Stop stops the server and removes its files (a $ROTATOR_TEST_MYSQL_DSN
+// server is left running). It is safe to call twice.
+func (s *Server) Stop() error {
+	s.stopOnce.Do(func() {
+		if s.stopFn != nil {
+			s.stopErr = s.stopFn()
+		}
+	})
+	untrack(s)
+	return s.stopErr
+}
+
+// ReadLog returns the general log (every statement the server received).
+// It skips the test where there is none (a $ROTATOR_TEST_MYSQL_DSN server).
+func (s *Server) ReadLog(t testing.TB) string {
+	t.Helper()
+	if s.logFn == nil {
+		t.Skipf("the general log is not available for a %s server", s.Mode)
+	}
+	out, err := s.logFn()
+	if err != nil {
+		t.Fatalf("mariadbtest: reading the general log: %v", err)
+	}
+	return out
+}
+
+// Config returns a driver configuration for user: TLS verifying the chain
+// to the rig's CA on a TLS server, plaintext otherwise.
+func (s *Server) Config(user, password string) *mysql.Config {
+	c := mysql.NewConfig()
+	c.User, c.Passwd = user, password
+	c.Net, c.Addr = "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+	c.Timeout = 10 * time.Second
+	c.AllowNativePasswords = true
+	c.InterpolateParams = true
+	if s.TLS {
+		c.TLS = tlsClientConfig(s.CAPEM)
+	}
+	return c
+}
+
+// Connect opens a database handle as user, after one successful ping.
+func (s *Server) Connect(ctx context.Context, user, password string) (*sql.DB, error) {
+	conn, err := mysql.NewConnector(s.Config(user, password))
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(conn)
+	db.SetMaxIdleConns(1)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// CanLogin reports whether user logs in with password: nil when it does.
+func (s *Server) CanLogin(ctx context.Context, user, password string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	db, err := s.Connect(ctx, user, password)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var cu string
+	if err := db.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&cu); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(cu, user+"@") {
+		return fmt.Errorf("the session belongs to %s", cu)
+	}
+	return nil
+}
+
+// Admin opens a handle as the superuser, closed when the test ends.
+func (s *Server) Admin(t testing.TB) *sql.DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	db, err := s.Connect(ctx, s.SuperUser, s.SuperPassword)
+	if err != nil {
+		t.Fatalf("mariadbtest: connect as the superuser: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Exec runs statements as the superuser, one at a time, or fails the test.
+func (s *Server) Exec(t testing.TB, stmts ...string) {
+	t.Helper()
+	db := s.Admin(t)
+	for _, q := range stmts {
+		if _, err := db.ExecContext(context.Background(), q); err != nil {
+			t.Fatalf("mariadbtest: %s: %v", q, err)
+		}
+	}
+}
+
+// Query returns the rows of a query run as the superuser, each row's
+// columns joined by tabs.
+func (s *Server) Query(t testing.TB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := s.Admin(t).QueryContext(context.Background(), q, args...)
+	if err != nil {
+		t.Fatalf("mariadbtest: %s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		parts := make([]string, len(vals))
+		for i, v := range vals {
+			parts[i] = v.String
+		}
+		out = append(out, strings.Join(parts, "\t"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Account quotes an account name for SQL: `user`@`host`.
+func Account(user, host string) string {
+	return "`" + strings.ReplaceAll(user, "`", "``") + "`@`" + strings.ReplaceAll(host, "`", "``") + "`"
+}
+
+// CreateUser creates user@host with a mysql_native_password hash computed
+// here (the plaintext never reaches the server), then runs each of grants
+// with "%s" replaced by the account (e.g. "GRANT SELECT ON db.* TO %s").
+func (s *Server) CreateUser(t testing.TB, user, host, password string, grants ...string) {
+	t.Helper()
+	acct := Account(user, host)
+	auth := "IDENTIFIED BY PASSWORD '" + mysqlhash.Native(password) + "'"
+	if !s.MariaDB {
+		auth = "IDENTIFIED WITH mysql_native_password AS '" + mysqlhash.Native(password) + "'"
+	}
+	stmts := []string{"CREATE USER " + acct + " " + auth}
+	for _, g := range grants {
+		stmts = append(stmts, strings.ReplaceAll(g, "%s", acct))
+	}
+	s.Exec(t, stmts...)
+}
+
+// UserHost is the host part of the accounts tests create: where the
+// rig's connections come from.
+const UserHost = "127.0.0.1"
+
+// Secret returns an RDS-style secret for user on this server: engine,
+// host, port (a JSON number), username, password, and the TLS fields: for a
+// TLS server "ssl": true (verify-full) with the CA's PEM in "sslrootcert",
+// else "ssl": false.
+func (s *Server) Secret(user, password string) *rotator.Secret {
+	engine := "mysql"
+	if s.MariaDB {
+		engine = "mariadb"
+	}
+	m := map[string]any{
+		rotator.FieldEngine:   engine,
+		rotator.FieldHost:     s.Host,
+		rotator.FieldPort:     s.Port,
+		rotator.FieldUsername: user,
+		rotator.FieldPassword: password,
+		"ssl":                 s.TLS,
+	}
+	if s.TLS && len(s.CAPEM) > 0 {
+		m["sslrootcert"] = string(s.CAPEM)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	sec, err := rotator.ParseSecret(string(b))
+	if err != nil {
+		panic(err)
+	}
+	return sec
+}
+
+// UniqueName returns prefix followed by a random suffix (short: MySQL's
+// user names have at most 32 characters).
+func UniqueName(prefix string) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "_" + hex.EncodeToString(b[:])
+}
+
+// RandomPassword returns n printable ASCII characters from the whole range
+// (space through tilde), quotes and backslash included.
+func RandomPassword(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = ' ' + b[i]%95
+	}
+	return string(b)
+}
+
+// NewCAPEM returns the PEM certificate of a fresh CA that signed nothing: a
+// "wrong CA" for verification tests.
+func NewCAPEM(t testing.TB) []byte {
+	t.Helper()
+	p, err := newCAPEM()
+	if err != nil {
+		t.Fatalf("mariadbtest: %v", err)
+	}
+	return p
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
