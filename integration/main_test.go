@@ -3,7 +3,12 @@ package integration
 import (
 	"testing"
 
+	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/internal/pgtest"
+	"github.com/rotatorkit/rotator/internal/testmain"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	stopPG, stopMariaDB := pgtest.Activate(), mariadbtest.Activate()
+	testmain.Run(m, "integration", func() { stopPG(); stopMariaDB() })
+}

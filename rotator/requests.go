@@ -16,6 +16,12 @@ type SetPasswordRequest struct {
 	// Password is the new password. Engines must not send it to the server
 	// as plaintext where the server accepts a hashed form.
 	Password string
+	// Account, when set, is the secret of the user the request is about
+	// (the pending value of an alternating-users rotation), when it is not
+	// Conn: engines read account-level fields from it, such as MySQL's
+	// "userhost" (the host part of the account). Its password and
+	// connection fields are not used.
+	Account *Secret
 }
 
 // EnsureUserRequest asks an engine to make sure a user exists.
@@ -31,6 +37,12 @@ type EnsureUserRequest struct {
 	// creates are usable by the other, and later grants to Template reach
 	// Username). Empty means the user is pre-created: only check it exists.
 	Template string
+	// Account, when set, is the secret of the user the request is about
+	// (the pending value of an alternating-users rotation), when it is not
+	// Conn: engines read account-level fields from it, such as MySQL's
+	// "userhost" (the host part of the account). Its password and
+	// connection fields are not used.
+	Account *Secret
 }
 
 // EnsureUserResponse says what EnsureUser did.
@@ -54,4 +66,10 @@ type CheckTargetRequest struct {
 	// (someone else's role, not a clone this rotator made). Both empty for
 	// a pre-created pair that an allowlist admitted.
 	Base, Clone string
+	// Account, when set, is the secret of the user the request is about
+	// (the pending value of an alternating-users rotation), when it is not
+	// Conn: engines read account-level fields from it, such as MySQL's
+	// "userhost" (the host part of the account). Its password and
+	// connection fields are not used.
+	Account *Secret
 }

@@ -188,10 +188,20 @@ func stopAll() {
 //
 // SIGINT and SIGTERM also stop the servers before the binary exits.
 func Main(m *testing.M) {
+	testmain.Run(m, "pgtest", Activate())
+}
+
+// Activate allows Shared and returns the function that stops the shared
+// servers, for a TestMain that serves several rigs (internal/mariadbtest
+// has the same):
+//
+//	stopPG, stopMariaDB := pgtest.Activate(), mariadbtest.Activate()
+//	testmain.Run(m, "integration", func() { stopPG(); stopMariaDB() })
+func Activate() (stop func()) {
 	reg.mu.Lock()
 	reg.mainActive = true
 	reg.mu.Unlock()
-	testmain.Run(m, "pgtest", stopAll)
+	return stopAll
 }
 
 // Shared returns the test binary's server for these options, starting it on

@@ -186,7 +186,7 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	if err != nil {
 		return err
 	}
-	target.Conn = master
+	target.Conn, target.Account = master, pending
 	if err := s.engine.CheckTarget(ctx, target); err != nil {
 		return GuardError(p, err)
 	}
@@ -197,7 +197,7 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 		r.Logger.Info("dry run: user and password not changed")
 		return nil
 	}
-	req := rotator.EnsureUserRequest{Conn: master, Username: p.Next, Password: pending.Password()}
+	req := rotator.EnsureUserRequest{Conn: master, Username: p.Next, Password: pending.Password(), Account: pending}
 	if p.Clone && p.Next != p.Base {
 		req.Template = p.Base
 	}
@@ -208,7 +208,7 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	if res.Created {
 		r.Logger.Info("second user created")
 	}
-	if err := s.engine.SetPassword(ctx, rotator.SetPasswordRequest{Conn: master, Username: p.Next, Password: pending.Password()}); err != nil {
+	if err := s.engine.SetPassword(ctx, rotator.SetPasswordRequest{Conn: master, Username: p.Next, Password: pending.Password(), Account: pending}); err != nil {
 		return fmt.Errorf("set password with master secret: %w", err)
 	}
 	r.Logger.Info("pending user's password set")

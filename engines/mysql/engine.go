@@ -1,0 +1,556 @@
+package mysql
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rotatorkit/rotator/rotator"
+)
+
+// Environment variables read by New (options given to New override them).
+const (
+	// EnvCABundle names a PEM file of CA certificates to verify servers
+	// against (e.g. the RDS global bundle). Unset, the engine looks for
+	// CABundleFile in $LAMBDA_TASK_ROOT, then LayerCABundlePath.
+	EnvCABundle = "ROTATOR_MYSQL_CA_BUNDLE"
+	// EnvSSLMode is the TLS mode for secrets that set neither "ssl" nor
+	// "sslmode".
+	EnvSSLMode = "ROTATOR_MYSQL_SSLMODE"
+	// EnvAllowCleartext ("true") is WithAllowCleartextPassword(true): on a
+	// connection whose certificate is not verified, answer a server that
+	// asks for the password itself (mysql_clear_password).
+	EnvAllowCleartext = "ROTATOR_MYSQL_ALLOW_CLEARTEXT_PASSWORD"
+)
+
+// Where New looks for a CA bundle when $ROTATOR_MYSQL_CA_BUNDLE is unset:
+// the same files as the PostgreSQL engine, so that one bundle shipped with
+// the functions serves both.
+const (
+	// CABundleFile is the bundle's name next to bootstrap in the
+	// function's zip, read from $LAMBDA_TASK_ROOT.
+	CABundleFile = "rds-ca-bundle.pem"
+	// LayerCABundlePath is the bundle in a Lambda layer.
+	LayerCABundlePath = "/opt/rotator/" + CABundleFile
+	envTaskRoot       = "LAMBDA_TASK_ROOT"
+)
+
+// layerCABundlePath is LayerCABundlePath; tests point it elsewhere.
+var layerCABundlePath = LayerCABundlePath
+
+// DefaultConnectTimeout bounds each connection attempt (DNS, TCP, TLS and
+// authentication together).
+const DefaultConnectTimeout = 5 * time.Second
+
+// DefaultPort is MySQL's port, used when a secret has no "port".
+const DefaultPort = 3306
+
+// Secret fields this engine reads besides the rotator.Field* ones.
+const (
+	FieldSSL         = "ssl"
+	FieldSSLMode     = "sslmode"
+	FieldSSLRootCert = "sslrootcert"
+	// FieldChannelBinding "require" is what the alternating strategy sets
+	// on a master secret whose host came from the application's secret.
+	// MySQL has no channel binding, so the engine then sends the master's
+	// credential only over TLS verified (verify-full) against the
+	// function's own CA bundle ($ROTATOR_MYSQL_CA_BUNDLE, WithCABundle or
+	// the bundle shipped with the function), never against the secret's
+	// "sslrootcert" or the system roots, which whoever writes the
+	// application's secret can satisfy for a host of their own.
+	FieldChannelBinding = "channel_binding"
+	// FieldUserHost is the host part of the user's account ('app'@'10.0.%'
+	// has "userhost": "10.0.%"). Without it the engine uses the account the
+	// user logs in as (CURRENT_USER()) for its own password, and, with a
+	// master, the only account of that user name; it never assumes '%'.
+	FieldUserHost = "userhost"
+)
+
+// TLS modes, with libpq's meanings (as the PostgreSQL engine).
+const (
+	SSLDisable    = "disable"
+	SSLPrefer     = "prefer"
+	SSLRequire    = "require"
+	SSLVerifyCA   = "verify-ca"
+	SSLVerifyFull = "verify-full"
+)
+
+// User name limits, in characters.
+const (
+	// MaxUserNameLengthMySQL is MySQL 5.7.8 and later's limit.
+	MaxUserNameLengthMySQL = 32
+	// MaxUserNameLengthMariaDB is MariaDB's limit.
+	MaxUserNameLengthMariaDB = 80
+	// MaxUserNameLength is the larger of the two: what a secret may name
+	// before the engine knows the server (the server's own limit is
+	// checked once connected).
+	MaxUserNameLength = MaxUserNameLengthMariaDB
+	// maxHostLength is the limit on an account's host part.
+	maxHostLength = 255
+)
+
+// Errors of this package; each comes wrapped together with a rotator
+// sentinel.
+var (
+	// ErrServerNoTLS: TLS is required but the server does not offer it
+	// (with rotator.ErrUnreachable).
+	ErrServerNoTLS = errors.New("server does not support TLS")
+	// ErrServerRequiresTLS: the server refuses plaintext connections
+	// (require_secure_transport) and the secret asks for none.
+	ErrServerRequiresTLS = errors.New("server requires TLS")
+	// ErrCertificate: the server's certificate failed verification (with
+	// rotator.ErrUnreachable).
+	ErrCertificate = errors.New("server certificate verification failed")
+	// ErrAuthMethod: the server asked for an authentication exchange that
+	// would hand over the password (or a form of it a server could use) on
+	// a connection whose certificate is not verified; nothing was sent
+	// (with rotator.ErrUnreachable).
+	ErrAuthMethod = errors.New("authentication method refused")
+	// ErrVerificationRequired: the secret requires a certificate verified
+	// against the function's own CA bundle ("channel_binding": "require"),
+	// and none is configured (with rotator.ErrUnreachable).
+	ErrVerificationRequired = errors.New("verified TLS against the function's CA bundle required")
+	// ErrNoSuchUser: the account to change or to clone does not exist.
+	ErrNoSuchUser = errors.New("account does not exist")
+	// ErrAccountHost: the account's host part is ambiguous or does not
+	// match "userhost".
+	ErrAccountHost = errors.New("account host")
+	// ErrUnsupportedPlugin: the account authenticates with a plugin whose
+	// password hash the engine cannot compute (it never sends a plaintext
+	// password to set one).
+	ErrUnsupportedPlugin = errors.New("authentication plugin not supported")
+	// ErrDualPasswordUnsupported: the server has no dual passwords (MariaDB,
+	// MySQL before 8.0.14).
+	ErrDualPasswordUnsupported = errors.New("dual passwords not supported by the server")
+	// ErrCurrentPasswordMismatch: a dual-password change found that the
+	// account's primary password is not the one the request replaces.
+	ErrCurrentPasswordMismatch = errors.New("the account's primary password is not the current one")
+	// ErrConfig: the engine's own configuration (options or environment)
+	// is invalid.
+	ErrConfig = errors.New("invalid mysql engine configuration")
+)
+
+// Engine is the MySQL and MariaDB engine. It holds no connection: each
+// call opens one and closes it. It is safe for concurrent use.
+type Engine struct {
+	connectTimeout time.Duration
+	caBundle       *x509.CertPool
+	caSource       string
+	defaultSSLMode string
+	allowCleartext bool
+	log            *slog.Logger
+	configErr      error
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithConnectTimeout bounds each connection attempt (default 5s).
+func WithConnectTimeout(d time.Duration) Option {
+	return func(e *Engine) {
+		if d <= 0 {
+			e.configErr = fmt.Errorf("%w: connect timeout %v is not positive", ErrConfig, d)
+			return
+		}
+		e.connectTimeout = d
+	}
+}
+
+// WithCABundle sets the PEM CA certificates that verify servers when the
+// secret brings none (replacing $ROTATOR_MYSQL_CA_BUNDLE and the bundle
+// shipped with the function). It is also the only trust anchor for a
+// secret with "channel_binding": "require".
+func WithCABundle(pem []byte) Option {
+	return func(e *Engine) { e.setCABundle(pem, "WithCABundle") }
+}
+
+// WithCABundleFile reads the PEM CA certificates from a file, at New.
+func WithCABundleFile(path string) Option {
+	return func(e *Engine) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			e.configErr = fmt.Errorf("%w: CA bundle: %v", ErrConfig, err)
+			return
+		}
+		e.setCABundle(b, path)
+	}
+}
+
+// WithDefaultSSLMode sets the TLS mode for secrets that set neither "ssl"
+// nor "sslmode" (replacing $ROTATOR_MYSQL_SSLMODE).
+func WithDefaultSSLMode(mode string) Option {
+	return func(e *Engine) {
+		m := strings.ToLower(strings.TrimSpace(mode))
+		if !validSSLMode(m) {
+			e.configErr = fmt.Errorf("%w: default sslmode %q is not one of disable, prefer, require, verify-ca, verify-full", ErrConfig, mode)
+			return
+		}
+		e.defaultSSLMode = m
+	}
+}
+
+// WithAllowCleartextPassword lets the engine answer a server that asks for
+// the password in cleartext (mysql_clear_password) on a connection whose
+// certificate is not verified (replacing
+// $ROTATOR_MYSQL_ALLOW_CLEARTEXT_PASSWORD). It hands the password to
+// whoever answers: verify the certificate instead wherever possible. It
+// never lets a password go out RSA-encrypted with a key the server sent.
+func WithAllowCleartextPassword(allow bool) Option {
+	return func(e *Engine) { e.allowCleartext = allow }
+}
+
+// WithLogger sets the logger for calls made outside a rotation step
+// (default: discard). Within a step the engine logs through the handler's
+// scrubbed logger (rotator.LoggerFrom). Secret values are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Engine) {
+		if l != nil {
+			e.log = l
+		}
+	}
+}
+
+func (e *Engine) logger(ctx context.Context) *slog.Logger {
+	if l := rotator.LoggerFrom(ctx); l != nil {
+		return l
+	}
+	return e.log
+}
+
+func (e *Engine) setCABundle(pem []byte, source string) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		e.configErr = fmt.Errorf("%w: CA bundle from %s holds no PEM certificate", ErrConfig, source)
+		return
+	}
+	e.caBundle, e.caSource = pool, source
+}
+
+// New returns an engine. It reads $ROTATOR_MYSQL_CA_BUNDLE,
+// $ROTATOR_MYSQL_SSLMODE and $ROTATOR_MYSQL_ALLOW_CLEARTEXT_PASSWORD, then
+// applies the options. When neither $ROTATOR_MYSQL_CA_BUNDLE nor an option
+// gives a CA bundle, it reads the bundle shipped with the function, if any:
+// $LAMBDA_TASK_ROOT/rds-ca-bundle.pem, then /opt/rotator/rds-ca-bundle.pem.
+// A configuration error is returned by every method (NewFromEnv returns it
+// at once).
+func New(opts ...Option) *Engine {
+	e := &Engine{connectTimeout: DefaultConnectTimeout, log: slog.New(slog.DiscardHandler)}
+	if p := os.Getenv(EnvCABundle); p != "" {
+		if b, err := os.ReadFile(p); err != nil {
+			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvCABundle, err)
+		} else {
+			e.setCABundle(b, "$"+EnvCABundle)
+		}
+	}
+	if m := os.Getenv(EnvSSLMode); m != "" {
+		WithDefaultSSLMode(m)(e)
+		if e.configErr != nil {
+			e.configErr = fmt.Errorf("%w (from $%s)", e.configErr, EnvSSLMode)
+		}
+	}
+	if v, err := rotator.ParseBool(os.Getenv(EnvAllowCleartext)); err != nil {
+		e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvAllowCleartext, err)
+	} else {
+		e.allowCleartext = v
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	if e.caBundle == nil && os.Getenv(EnvCABundle) == "" {
+		e.readShippedCABundle()
+	}
+	return e
+}
+
+// NewFromEnv is New for a Lambda's main: it returns a configuration error
+// (unreadable $ROTATOR_MYSQL_CA_BUNDLE, unknown $ROTATOR_MYSQL_SSLMODE) at
+// start-up instead of at the first rotation.
+func NewFromEnv(opts ...Option) (*Engine, error) {
+	e := New(opts...)
+	if e.configErr != nil {
+		return nil, e.configErr
+	}
+	return e, nil
+}
+
+func (e *Engine) readShippedCABundle() {
+	type candidate struct{ path, what string }
+	var cands []candidate
+	if root := os.Getenv(envTaskRoot); root != "" {
+		cands = append(cands, candidate{filepath.Join(root, CABundleFile), "shipped in the function's zip"})
+	}
+	cands = append(cands, candidate{layerCABundlePath, "from a layer"})
+	for _, c := range cands {
+		b, err := os.ReadFile(c.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			e.configErr = fmt.Errorf("%w: CA bundle %s: %v", ErrConfig, c.what, err)
+		default:
+			e.setCABundle(b, c.path+" ("+c.what+")")
+		}
+		return
+	}
+}
+
+// target is a parsed, validated secret.
+type target struct {
+	host     string
+	port     int
+	dbname   string // "": none
+	username string
+	password string
+	userHost string // "": not given
+	tls      tlsPlan
+}
+
+// tlsPlan is how to use TLS for one secret.
+type tlsPlan struct {
+	mode   string
+	source string
+	roots  *x509.CertPool // nil: system roots
+	rootsF string
+	// requireBinding: "channel_binding": "require": verify-full against
+	// the engine's CA bundle only.
+	requireBinding bool
+}
+
+// verified reports whether the plan verifies the server's certificate.
+func (p tlsPlan) verified() bool { return p.mode == SSLVerifyCA || p.mode == SSLVerifyFull }
+
+// Validate checks a secret without connecting: engine (when present),
+// host, port, username, password, dbname, userhost and the TLS fields.
+func (e *Engine) Validate(s *rotator.Secret) error {
+	_, err := e.parse(s)
+	return err
+}
+
+// engineNames are the "engine" values this engine serves.
+var engineNames = map[string]bool{"mysql": true, "mariadb": true, "aurora": true, "aurora-mysql": true}
+
+// checkEngine checks the "engine" field.
+func checkEngine(s *rotator.Secret) error {
+	raw, ok := s.Raw(rotator.FieldEngine)
+	if !ok || strings.TrimSpace(string(raw)) == "null" {
+		return nil
+	}
+	v, ok := s.String(rotator.FieldEngine)
+	if !ok {
+		return &rotator.FieldError{Field: rotator.FieldEngine, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+	}
+	if !engineNames[strings.ToLower(strings.TrimSpace(v))] {
+		return fmt.Errorf("%w: engine %q is not MySQL or MariaDB (this rotator serves mysql, mariadb, aurora and aurora-mysql)", rotator.ErrWrongEngine, v)
+	}
+	return nil
+}
+
+// checkUserName rejects names no server takes as given.
+func checkUserName(field, name string) error {
+	switch {
+	case name == "":
+		return &rotator.FieldError{Field: field, Reason: "is empty", Err: rotator.ErrMissingField}
+	case strings.IndexByte(name, 0) >= 0:
+		return &rotator.FieldError{Field: field, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+	case !utf8.ValidString(name):
+		return &rotator.FieldError{Field: field, Reason: "is not valid UTF-8", Err: rotator.ErrInvalidField}
+	case utf8.RuneCountInString(name) > MaxUserNameLength:
+		return &rotator.FieldError{Field: field, Reason: fmt.Sprintf("has %d characters; MariaDB user names have at most %d (MySQL: %d)", utf8.RuneCountInString(name), MaxUserNameLengthMariaDB, MaxUserNameLengthMySQL), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
+// checkHostPart rejects account host parts no server takes as given.
+func checkHostPart(field, host string) error {
+	switch {
+	case strings.IndexByte(host, 0) >= 0:
+		return &rotator.FieldError{Field: field, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+	case !utf8.ValidString(host):
+		return &rotator.FieldError{Field: field, Reason: "is not valid UTF-8", Err: rotator.ErrInvalidField}
+	case len(host) > maxHostLength:
+		return &rotator.FieldError{Field: field, Reason: fmt.Sprintf("is %d bytes; an account's host part has at most %d", len(host), maxHostLength), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
+// optionalString reads a string field that may be absent or null.
+func optionalString(s *rotator.Secret, field string) (string, bool, error) {
+	raw, ok := s.Raw(field)
+	if !ok || strings.TrimSpace(string(raw)) == "null" {
+		return "", false, nil
+	}
+	v, ok := s.String(field)
+	if !ok {
+		return "", false, &rotator.FieldError{Field: field, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
+	}
+	return v, true, nil
+}
+
+func (e *Engine) parse(s *rotator.Secret) (*target, error) {
+	if e.configErr != nil {
+		return nil, e.configErr
+	}
+	if s == nil {
+		return nil, fmt.Errorf("%w: no secret", rotator.ErrMissingField)
+	}
+	if err := checkEngine(s); err != nil {
+		return nil, err
+	}
+	t := &target{}
+	var err error
+	if t.host, err = s.Require(rotator.FieldHost); err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(t.host, "/") || strings.ContainsAny(t.host, ", \t\r\n()") {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField}
+	}
+	if t.username, err = s.Require(rotator.FieldUsername); err != nil {
+		return nil, err
+	}
+	if err := checkUserName(rotator.FieldUsername, t.username); err != nil {
+		return nil, err
+	}
+	if t.password, err = s.Require(rotator.FieldPassword); err != nil {
+		return nil, err
+	}
+	if t.port, err = s.Int(rotator.FieldPort, DefaultPort); err != nil {
+		return nil, err
+	}
+	if t.port < 1 || t.port > 65535 {
+		return nil, &rotator.FieldError{Field: rotator.FieldPort, Reason: "must be between 1 and 65535", Err: rotator.ErrInvalidField}
+	}
+	db, _, err := optionalString(s, rotator.FieldDBName)
+	if err != nil {
+		return nil, err
+	}
+	if strings.IndexByte(db, 0) >= 0 {
+		return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+	}
+	t.dbname = db
+	uh, set, err := optionalString(s, FieldUserHost)
+	if err != nil {
+		return nil, err
+	}
+	if set {
+		if err := checkHostPart(FieldUserHost, uh); err != nil {
+			return nil, err
+		}
+		if uh == "" {
+			return nil, &rotator.FieldError{Field: FieldUserHost, Reason: "is empty; remove it to use the account the user logs in as, or name the host part ('%' for any host)", Err: rotator.ErrInvalidField}
+		}
+		t.userHost = uh
+	}
+	if t.tls, err = e.parseTLS(s); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func validSSLMode(m string) bool {
+	switch m {
+	case SSLDisable, SSLPrefer, SSLRequire, SSLVerifyCA, SSLVerifyFull:
+		return true
+	}
+	return false
+}
+
+// parseTLS reads the TLS fields as the PostgreSQL engine does.
+func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
+	var p tlsPlan
+	mode := ""
+	if v, set, err := optionalString(s, FieldSSLMode); err != nil {
+		return p, err
+	} else if set {
+		mode = strings.ToLower(strings.TrimSpace(v))
+		if !validSSLMode(mode) {
+			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
+		}
+		p.source = fmt.Sprintf(`"sslmode": %q`, mode)
+	}
+	ssl, sslSet, err := s.Bool(FieldSSL)
+	if err != nil {
+		return p, err
+	}
+	if sslSet {
+		if mode != "" {
+			agree := (ssl && (mode == SSLRequire || mode == SSLVerifyCA || mode == SSLVerifyFull)) || (!ssl && mode == SSLDisable)
+			if !agree {
+				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
+			}
+		} else if ssl {
+			mode, p.source = SSLVerifyFull, `"ssl": true`
+		} else {
+			mode, p.source = SSLDisable, `"ssl": false`
+		}
+	}
+
+	var secretRoots *x509.CertPool
+	secretCA, systemCA := false, false
+	if v, set, err := optionalString(s, FieldSSLRootCert); err != nil {
+		return p, err
+	} else if set {
+		switch strings.TrimSpace(v) {
+		case "":
+		case "system":
+			systemCA = true
+		default:
+			secretRoots = x509.NewCertPool()
+			if !secretRoots.AppendCertsFromPEM([]byte(v)) {
+				return p, &rotator.FieldError{Field: FieldSSLRootCert, Reason: "must hold PEM certificates (or \"system\"); file names are not read, use $" + EnvCABundle + " for a file", Err: rotator.ErrInvalidField}
+			}
+			secretCA = true
+		}
+	}
+	if mode == "" {
+		switch {
+		case e.defaultSSLMode != "":
+			mode, p.source = e.defaultSSLMode, "the engine's default sslmode "+e.defaultSSLMode
+		case secretCA || systemCA || e.caBundle != nil:
+			mode, p.source = SSLVerifyFull, "the default (verify-full, as a CA bundle is configured)"
+		default:
+			mode, p.source = SSLRequire, "the default (require: TLS without a CA bundle to verify against)"
+		}
+	}
+	if mode == SSLRequire && secretCA {
+		mode = SSLVerifyCA
+		p.source += " with \"sslrootcert\""
+	}
+	p.mode = mode
+	if v, set, err := optionalString(s, FieldChannelBinding); err != nil {
+		return p, err
+	} else if set {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "require":
+			p.requireBinding = true
+		case "", "prefer", "disable":
+		default:
+			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
+		}
+	}
+	switch {
+	case p.requireBinding:
+		// Only the function's own trust anchors: see FieldChannelBinding.
+		p.mode, p.source = SSLVerifyFull, `"channel_binding": "require" (a master secret whose host came from the application's secret)`
+		p.roots, p.rootsF = e.caBundle, "the function's CA bundle"
+		if e.caBundle != nil {
+			p.rootsF += " from " + e.caSource
+		}
+	case secretCA:
+		p.roots, p.rootsF = secretRoots, `the secret's "sslrootcert"`
+	case systemCA:
+		p.rootsF = "the system roots"
+	case e.caBundle != nil:
+		p.roots, p.rootsF = e.caBundle, "the CA bundle from "+e.caSource
+	default:
+		p.rootsF = "the system roots"
+	}
+	return p, nil
+}
