@@ -208,6 +208,13 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	if res.Created {
 		r.Logger.Info("second user created")
 	}
+	if p.Clone && p.Next == p.Base {
+		// The clone is the current user: it stays its base's twin on this
+		// rotation too (engines re-read the base's privileges each time).
+		if _, err := s.engine.EnsureUser(ctx, rotator.EnsureUserRequest{Conn: master, Username: p.CloneName, Password: pending.Password(), Template: p.Base, Account: pending}); err != nil {
+			return fmt.Errorf("keep the clone in line with its base, with master secret: %w", err)
+		}
+	}
 	if err := s.engine.SetPassword(ctx, rotator.SetPasswordRequest{Conn: master, Username: p.Next, Password: pending.Password(), Account: pending}); err != nil {
 		return fmt.Errorf("set password with master secret: %w", err)
 	}
