@@ -11,6 +11,7 @@ import (
 
 	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/internal/mariadbtest"
+	"github.com/rotatorkit/rotator/internal/mysqlhash"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 	"github.com/rotatorkit/rotator/strategies/alternating"
@@ -231,3 +232,7 @@ func grantsOf(t *testing.T, db *mariadbtest.Server, user, host string) []string 
 }
 
 func isErr(err, target error) bool { return err != nil && errors.Is(err, target) }
+
+// nativeHash is mysql_native_password's hash of pw (tests set passwords
+// with it, never in plaintext).
+func nativeHash(pw string) string { return mysqlhash.Native(pw) }

@@ -118,15 +118,17 @@ type guardInfo struct {
 	tls      bool
 	verified bool
 	fellBack bool
-	refusal  *authRefusedError
-	tlsErr   error
+	// serverTLS: the server offers TLS.
+	serverTLS bool
+	refusal   *authRefusedError
+	tlsErr    error
 }
 
 func (g *guardConn) info() guardInfo {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return guardInfo{version: g.version, tls: g.useTLS, verified: g.useTLS && g.policy.verified,
-		fellBack: g.fellBack, refusal: g.refusal, tlsErr: g.tlsErr}
+		fellBack: g.fellBack, serverTLS: g.caps&capSSL != 0, refusal: g.refusal, tlsErr: g.tlsErr}
 }
 
 // authRefusedError is the guard's refusal.

@@ -262,6 +262,9 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 		case erAccessDenied:
 			r.Reason = "access denied (wrong password, no such account for this host, or the account requires something this connection lacks): " + msg
 			r.kind = []error{rotator.ErrLoginFailed}
+			if !gi.tls && gi.serverTLS {
+				r.Reason += fmt.Sprintf("; this connection did not use TLS (%s), and MariaDB answers so when the server has require_secure_transport=ON or the account REQUIRE SSL: remove \"ssl\": false / \"sslmode\": \"disable\" from the secret", t.tls.source)
+			}
 		case erAccountLocked, erMariaDBAccountLocked, erPasswordExpired, erMustChangePassword:
 			r.kind = []error{rotator.ErrLoginFailed}
 		case erDBAccessDenied:
