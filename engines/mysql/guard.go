@@ -111,6 +111,11 @@ func (e *Engine) CheckTarget(ctx context.Context, req rotator.CheckTargetRequest
 		mk := markerKey(sess.server)
 		for _, h := range hosts {
 			acct := account(req.Clone, h)
+			// EnsureUser creates a clone and marks it under this lock: a
+			// concurrent rotation that is creating it finishes first.
+			if err := e.lockAccount(ctx, sess, op, t, req.Clone, h); err != nil {
+				return err
+			}
 			lines, err := showGrants(ctx, sess.conn, acct)
 			if err != nil {
 				return e.statementError(op, t, "reading the grants of "+acct, err)
