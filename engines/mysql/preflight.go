@@ -365,7 +365,9 @@ func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest
 	if err != nil {
 		return []rotator.Check{pfFail("master privileges", err.Error(), "")}
 	}
-	has := func(p string) bool { return g.atoms[privAtom{object: "*.*", priv: p}] || g.atoms[privAtom{object: "*.*", priv: "ALL PRIVILEGES"}] }
+	has := func(p string) bool {
+		return g.atoms[privAtom{object: "*.*", priv: p}] || g.atoms[privAtom{object: "*.*", priv: "ALL PRIVILEGES"}]
+	}
 	var out []rotator.Check
 	if has("CREATE USER") {
 		out = append(out, pfPass("master CREATE USER", macct+" has CREATE USER"))
