@@ -132,6 +132,15 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 		if _, err := sess.conn.ExecContext(ctx, stmt); err != nil {
 			return resp, e.statementError(op, t, "creating "+cloneAcct, err, req.Password, hash)
 		}
+		// The mark comes at once: a clone without it is refused by
+		// CheckTarget as someone else's account. When it cannot be
+		// given, the account just made goes again.
+		if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
+			if _, derr := sess.conn.ExecContext(ctx, "DROP USER "+cloneAcct); derr != nil {
+				e.logger(ctx).Warn("mysql: could not drop the clone it could not mark; drop it as an administrator, or grant it the marker role", "user", cloneAcct, "role", CloneMarkerRole)
+			}
+			return resp, err
+		}
 		resp.Created = true
 		changes = append(changes, "created")
 	}
@@ -195,12 +204,10 @@ func (e *Engine) syncClone(ctx context.Context, sess *session, op string, t *tar
 	}
 	mk := markerKey(sess.server)
 	if _, ok := clone.roles[mk]; !ok {
-		if _, err := sess.conn.ExecContext(ctx, "CREATE ROLE IF NOT EXISTS "+quoteIdent(CloneMarkerRole)); err != nil {
-			return changes, e.statementError(op, t, "creating the role "+CloneMarkerRole, err)
+		if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
+			return changes, err
 		}
-		if err := exec("grant the clone marker role "+CloneMarkerRole, "GRANT "+quoteIdent(CloneMarkerRole)+" TO "+cloneAcct); err != nil {
-			return changes, fmt.Errorf("%w (the master needs ADMIN OPTION on the role: GRANT %s TO <master> WITH ADMIN OPTION)", err, quoteIdent(CloneMarkerRole))
-		}
+		changes = append(changes, "marked with the role "+CloneMarkerRole)
 	}
 	for _, st := range syncStatements(base, clone, cloneAcct, map[string]bool{mk: true}) {
 		if err := exec(st[0], st[1]); err != nil {
@@ -214,6 +221,22 @@ func (e *Engine) syncClone(ctx context.Context, sess *session, op string, t *tar
 		return changes, err
 	}
 	return changes, nil
+}
+
+// markClone grants CloneMarkerRole to a clone, making the role first when
+// the server has none.
+func (e *Engine) markClone(ctx context.Context, sess *session, op string, t *target, cloneAcct string) error {
+	if _, err := sess.conn.ExecContext(ctx, "CREATE ROLE IF NOT EXISTS "+quoteIdent(CloneMarkerRole)); err != nil {
+		return e.statementError(op, t, "creating the role "+CloneMarkerRole, err)
+	}
+	if _, err := sess.conn.ExecContext(ctx, "GRANT "+quoteIdent(CloneMarkerRole)+" TO "+cloneAcct); err != nil {
+		var cu string
+		_ = sess.conn.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&cu)
+		mu, mh := splitAccount(cu)
+		return fmt.Errorf("%w (the master may not grant the role %s that marks clones; as an administrator: GRANT %s TO %s WITH ADMIN OPTION)",
+			e.statementError(op, t, "marking "+cloneAcct+" as a clone", err), CloneMarkerRole, quoteIdent(CloneMarkerRole), account(mu, mh))
+	}
+	return nil
 }
 
 // syncDefaultRoles copies the base's default roles.

@@ -242,6 +242,7 @@ const (
 	erMariaDBAccountLocked = 4151
 	erIncorrectCurrentPW   = 3891
 	erUnknownSystemVar     = 1193
+	erAccessDeniedNoPass   = 1698 // MariaDB: granting a role without ADMIN OPTION
 )
 
 // connectError classifies a failure to connect.
@@ -350,7 +351,7 @@ func (e *Engine) statementError(op string, t *target, what string, err error, se
 	r := e.newError(op, t, what+": "+scrub(me.Message, secrets...), nil)
 	r.Code = me.Number
 	switch me.Number {
-	case erSpecificAccess, erDBAccessDenied, erTableAccessDenied, erColumnAccessDenied, erProcAccessDenied, erCantCreateUserGrant, erAccessDenied:
+	case erSpecificAccess, erDBAccessDenied, erTableAccessDenied, erColumnAccessDenied, erProcAccessDenied, erCantCreateUserGrant, erAccessDenied, erAccessDeniedNoPass:
 		r.kind = []error{rotator.ErrPermission}
 	case erPasswordNoMatch, erCannotUser:
 		r.kind = []error{ErrNoSuchUser}
