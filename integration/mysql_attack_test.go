@@ -31,13 +31,21 @@ type myVictim struct {
 // role grant and privilege row, so a test can show that nothing changed.
 func mySnapshot(t *testing.T, db *mariadbtest.Server) string {
 	t.Helper()
-	rows := db.Query(t, `
+	q := `
 		SELECT CONCAT_WS(' ', 'user', User, Host, Priv) FROM mysql.global_priv
 		UNION ALL SELECT CONCAT_WS(' ', 'role', User, Host, Role, Admin_option) FROM mysql.roles_mapping
 		UNION ALL SELECT CONCAT_WS(' ', 'db', Host, Db, User, Select_priv, Insert_priv, Grant_priv) FROM mysql.db
 		UNION ALL SELECT CONCAT_WS(' ', 'table', Host, Db, User, Table_name, Table_priv, Column_priv) FROM mysql.tables_priv
-		ORDER BY 1`)
-	return strings.Join(rows, "\n")
+		ORDER BY 1`
+	if !db.MariaDB {
+		q = `
+		SELECT CONCAT_WS(' ', 'user', User, Host, plugin, authentication_string, Super_priv, Create_user_priv, Grant_priv) FROM mysql.user
+		UNION ALL SELECT CONCAT_WS(' ', 'role', FROM_USER, FROM_HOST, TO_USER, TO_HOST, WITH_ADMIN_OPTION) FROM mysql.role_edges
+		UNION ALL SELECT CONCAT_WS(' ', 'db', Host, Db, User, Select_priv, Insert_priv, Grant_priv) FROM mysql.db
+		UNION ALL SELECT CONCAT_WS(' ', 'table', Host, Db, User, Table_name, Table_priv, Column_priv) FROM mysql.tables_priv
+		ORDER BY 1`
+	}
+	return strings.Join(db.Query(t, q), "\n")
 }
 
 func assertMyUnchanged(t *testing.T, db *mariadbtest.Server, before string) {

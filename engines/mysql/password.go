@@ -16,6 +16,12 @@ import (
 //   - caching_sha2_password (MySQL 8): "$A$005$" + salt + SHA-256-crypt;
 //   - ed25519 (MariaDB): the Ed25519 public key derived from the password.
 //
+// Neither server takes a placeholder in these statements (MariaDB 10.11
+// answers a syntax error for ALTER USER ?@?, SET PASSWORD FOR ... = ? and
+// IDENTIFIED ... USING ?), so the hash is embedded as a literal after a
+// strict check of its shape (hashShapes: no quote, no backslash), and the
+// account name is quoted by account().
+//
 // MariaDB takes it as SET PASSWORD FOR account = 'hash' (which keeps the
 // account's plugin and needs no privilege for one's own account), MySQL as
 // ALTER USER account IDENTIFIED WITH plugin AS 'hash'. Accounts with any

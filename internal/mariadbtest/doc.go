@@ -16,8 +16,11 @@
 //     the server runs as the `mysql` OS user (mariadbd refuses root);
 //  3. an existing server named by $ROTATOR_TEST_MYSQL_DSN (a
 //     go-sql-driver DSN for an account with every privilege, WITH GRANT
-//     OPTION). Options that need control over the server (TLS,
-//     require_secure_transport, the general log) are not available there.
+//     OPTION), for tests that ask for the default server only: over TLS
+//     verified against $ROTATOR_TEST_MYSQL_CA when set (MySQL 8's
+//     caching_sha2_password needs it), else without TLS. Tests that need a
+//     server configured for them (no TLS, require_secure_transport) and
+//     the general log are skipped there.
 //
 // $ROTATOR_TEST_MYSQL_MODE=container|local|dsn restricts the choice to one
 // of them. When none is available the test is skipped with the reason, or

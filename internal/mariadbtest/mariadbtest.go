@@ -36,6 +36,11 @@ const (
 	// EnvBinDir: the directory holding mariadbd (or mysqld) and
 	// mariadb-install-db (or mysql_install_db).
 	EnvBinDir = "ROTATOR_TEST_MYSQL_BINDIR"
+	// EnvCA: a PEM file with the CA of the $ROTATOR_TEST_MYSQL_DSN server's
+	// certificate: tests then use that server over verified TLS (needed for
+	// MySQL 8's caching_sha2_password). Without it the server is used
+	// without TLS.
+	EnvCA = "ROTATOR_TEST_MYSQL_CA"
 )
 
 // Mode says where a server came from.
@@ -335,10 +340,13 @@ func register(s *Server) (*Server, string, error) {
 	return s, "", nil
 }
 
-// startDSN uses the server named by $ROTATOR_TEST_MYSQL_DSN.
+// startDSN uses the server named by $ROTATOR_TEST_MYSQL_DSN, for the
+// default option set only (a server it cannot configure has whatever TLS
+// it has): with TLS verified against $ROTATOR_TEST_MYSQL_CA when set, else
+// without TLS.
 func startDSN(ctx context.Context, cfg config, dsn string) (*Server, string, error) {
-	if cfg.tls || cfg.requireSecure {
-		return nil, "a TLS test server needs local or container mode; $" + EnvDSN + " names a server mariadbtest cannot configure", nil
+	if !cfg.tls || cfg.requireSecure || cfg.key() != newConfig(nil).key() {
+		return nil, "this test needs a server configured for it (" + cfg.key() + "); $" + EnvDSN + " names a server mariadbtest cannot configure", nil
 	}
 	mc, err := mysql.ParseDSN(dsn)
 	if err != nil {
@@ -350,6 +358,13 @@ func startDSN(ctx context.Context, cfg config, dsn string) (*Server, string, err
 	}
 	port, _ := strconv.Atoi(portS)
 	s := &Server{Mode: ModeDSN, Host: host, Port: port, SuperUser: mc.User, SuperPassword: mc.Passwd}
+	if f := os.Getenv(EnvCA); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("mariadbtest: $%s: %w", EnvCA, err)
+		}
+		s.TLS, s.CAPEM, s.CAFile = true, pem, f
+	}
 	db, err := s.Connect(ctx, s.SuperUser, s.SuperPassword)
 	if err != nil {
 		return nil, "", fmt.Errorf("mariadbtest: connect to $%s: %w", EnvDSN, err)
@@ -502,15 +517,24 @@ func Account(user, host string) string {
 	return "`" + strings.ReplaceAll(user, "`", "``") + "`@`" + strings.ReplaceAll(host, "`", "``") + "`"
 }
 
-// CreateUser creates user@host with a mysql_native_password hash computed
-// here (the plaintext never reaches the server), then runs each of grants
+// CreateUser creates user@host with a hash computed here
+// (mysql_native_password on MariaDB, caching_sha2_password on MySQL: the
+// plaintext never reaches the server), then runs each of grants
 // with "%s" replaced by the account (e.g. "GRANT SELECT ON db.* TO %s").
 func (s *Server) CreateUser(t testing.TB, user, host, password string, grants ...string) {
 	t.Helper()
 	acct := Account(user, host)
 	auth := "IDENTIFIED BY PASSWORD '" + mysqlhash.Native(password) + "'"
 	if !s.MariaDB {
-		auth = "IDENTIFIED WITH mysql_native_password AS '" + mysqlhash.Native(password) + "'"
+		salt, err := mysqlhash.NewSalt(mysqlhash.CachingSHA2SaltLen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := mysqlhash.CachingSHA2(password, salt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth = "IDENTIFIED WITH caching_sha2_password AS '" + h + "'"
 	}
 	stmts := []string{"CREATE USER " + acct + " " + auth}
 	for _, g := range grants {
