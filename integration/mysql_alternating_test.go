@@ -13,7 +13,7 @@ import (
 // TestMySQLAlternatingUsersRotation rotates a base user and its clone
 // five times in a row with passwords holding every printable character.
 func TestMySQLAlternatingUsersRotation(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	base := mariadbtest.UniqueName("alt")
 	clone := base + "_clone"
 	r := myAlternatingRig(t, db, base, nil, myRigConfig{opts: []rotator.Option{rotator.WithPasswordGenerator(everyChar{})}})
@@ -67,7 +67,7 @@ func withoutMarker(lines []string) []string {
 // and another revoked from the base: after the next rotations the clone
 // has exactly the base's privileges again, whichever user is next.
 func TestMySQLAlternatingCloneResync(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	base := mariadbtest.UniqueName("sync")
 	clone := base + "_clone"
 	d1, d2, role := mariadbtest.UniqueName("d1"), mariadbtest.UniqueName("d2"), mariadbtest.UniqueName("role")

@@ -149,7 +149,7 @@ func myAttackerRig(t *testing.T, db *mariadbtest.Server, user, password string, 
 // "alternatingpairs" (carelessly) pair the attacker with the victim, so
 // that only the engine's guard stands in the way.
 func TestMySQLAttackAlternateUsername(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	powerRole := mariadbtest.UniqueName("powerrole")
 	db.Exec(t, "CREATE ROLE "+powerRole, "GRANT SUPER ON *.* TO "+powerRole)
 	tests := []struct {
@@ -187,8 +187,8 @@ func TestMySQLAttackAlternateUsername(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := myAttackSetup{db: db, master: mariadbtest.UniqueName("atk_master"), masterPW: mariadbtest.RandomPassword(30)}
-			db.CreateUser(t, s.master, mariadbtest.UserHost, s.masterPW, "GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION")
+			s := myAttackSetup{db: db, master: mariadbtest.UniqueName("atk_master")}
+			s.masterPW = myMaster(t, db, s.master, "GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION")
 			s.masterSecret = db.Secret(s.master, s.masterPW)
 			s.attacker = mariadbtest.UniqueName("attacker")
 			if tt.attacker != nil {
@@ -220,6 +220,7 @@ func TestMySQLAttackAlternateUsername(t *testing.T) {
 			assertMyRefused(t, out.Err, out.Succeeded, alternating.FieldAlternateUsername, rotator.ErrNotAllowed)
 			assertMyUnharmed(t, r, v)
 			assertMyUnchanged(t, db, before)
+			assertMyPreflightFails(t, r, alternating.FieldAlternateUsername)
 		})
 	}
 }
@@ -227,7 +228,7 @@ func TestMySQLAttackAlternateUsername(t *testing.T) {
 // TestMySQLAttackMasterARN: "masterarn" names a secret that is not the
 // master secret of the attacker's own server.
 func TestMySQLAttackMasterARN(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	type target struct {
 		masterARN string
 		victims   []myVictim
@@ -282,6 +283,7 @@ func TestMySQLAttackMasterARN(t *testing.T) {
 			}
 			out := r.rotate()
 			assertMyRefused(t, out.Err, out.Succeeded, rotator.FieldMasterARN, tt.want)
+			assertMyPreflightFails(t, r, rotator.FieldMasterARN)
 			for _, v := range tg.victims {
 				assertMyUnharmed(t, r, v)
 			}
@@ -303,9 +305,9 @@ func TestMySQLAttackMasterARN(t *testing.T) {
 // it nowhere; with it, only to a server whose certificate that bundle
 // verifies.
 func TestMySQLAttackMasterWithoutHost(t *testing.T) {
-	db := mariadbtest.Shared(t)
-	master, masterPW := mariadbtest.UniqueName("hostless_master"), mariadbtest.RandomPassword(30)
-	db.CreateUser(t, master, mariadbtest.UserHost, masterPW, "GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION")
+	db := myShared(t)
+	master := mariadbtest.UniqueName("hostless_master")
+	masterPW := myMaster(t, db, master, "GRANT ALL PRIVILEGES ON *.* TO %s WITH GRANT OPTION")
 	masterOnly := func(r *myRig) string {
 		return r.storeSecret("rds/master", rotator.NewSecret(map[string]string{rotator.FieldUsername: master, rotator.FieldPassword: masterPW}))
 	}

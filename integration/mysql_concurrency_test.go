@@ -65,7 +65,7 @@ func (r *myRig) rotateWithDuplicateSet(a, b rotatortest.RotationFunc, token stri
 // TestMySQLConcurrentSetSecretSingleUser delivers each rotation's
 // setSecret twice at once.
 func TestMySQLConcurrentSetSecretSingleUser(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	r := newMyRig(t, db, singleUser, myUser(t, db, "twice"), myRigConfig{})
 	a, b := r.sandbox(), r.sandbox()
 	for i := range concurrentIterations {
@@ -77,7 +77,7 @@ func TestMySQLConcurrentSetSecretSingleUser(t *testing.T) {
 // half the rotations are a first one, where both deliveries create the
 // clone and copy the grants at once.
 func TestMySQLConcurrentSetSecretAlternatingUsers(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	for i := range concurrentIterations / 2 {
 		r := myAlternatingRig(t, db, mariadbtest.UniqueName("twice_alt"), nil, myRigConfig{})
 		db.Exec(t, "GRANT SELECT ON mysql_twice_db.* TO "+mariadbtest.Account(r.stage("AWSCURRENT").Username(), mariadbtest.UserHost))

@@ -27,8 +27,8 @@ func closedPort(t *testing.T) int {
 // with fail with an error that says why, and leave AWSCURRENT where it was,
 // still logging in.
 func TestMySQLRotationErrors(t *testing.T) {
-	db := mariadbtest.Shared(t)
-	plain := mariadbtest.Shared(t, mariadbtest.WithoutTLS())
+	db := myShared(t)
+	plain := myShared(t, mariadbtest.WithoutTLS())
 	tests := []struct {
 		name   string
 		server *mariadbtest.Server
@@ -108,7 +108,7 @@ func TestMySQLRotationErrors(t *testing.T) {
 // (AWS's template issue #114) rotates over TLS, and a secret asking for
 // plaintext gets an error that names the setting.
 func TestMySQLRequireSecureTransport(t *testing.T) {
-	db := mariadbtest.Shared(t, mariadbtest.WithRequireSecureTransport())
+	db := myShared(t, mariadbtest.WithRequireSecureTransport())
 	r := newMyRig(t, db, singleUser, myUser(t, db, "secure"), myRigConfig{})
 	for i := 0; i < 2; i++ {
 		if out := r.rotate(); !out.Succeeded {
@@ -140,7 +140,7 @@ func TestMySQLRequireSecureTransport(t *testing.T) {
 // live at 127.0.0.1; here a second account of the same name at another host
 // stays untouched, and "userhost" picks the account when there are two.
 func TestMySQLNonPercentHost(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	user, pw, otherPW := mariadbtest.UniqueName("hosted"), mariadbtest.RandomPassword(30), mariadbtest.RandomPassword(30)
 	db.CreateUser(t, user, mariadbtest.UserHost, pw)
 	db.CreateUser(t, user, "10.99.%", otherPW)

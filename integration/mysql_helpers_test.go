@@ -236,3 +236,31 @@ func isErr(err, target error) bool { return err != nil && errors.Is(err, target)
 // nativeHash is mysql_native_password's hash of pw (tests set passwords
 // with it, never in plaintext).
 func nativeHash(pw string) string { return mysqlhash.Native(pw) }
+
+// markerReady remembers the servers on which the clone marker role exists.
+var markerReady sync.Map
+
+// myShared is mariadbtest.Shared, with the clone marker role made by the
+// rig's superuser before any test's master makes it: MariaDB lets only
+// the role's admins grant it, so which master came first would otherwise
+// decide which tests pass. Masters other than the superuser get ADMIN
+// OPTION on it (see myMaster).
+func myShared(t *testing.T, opts ...mariadbtest.Option) *mariadbtest.Server {
+	t.Helper()
+	db := mariadbtest.Shared(t, opts...)
+	if _, done := markerReady.Load(db); !done {
+		db.Exec(t, "CREATE ROLE IF NOT EXISTS "+mysql.CloneMarkerRole)
+		markerReady.Store(db, true)
+	}
+	return db
+}
+
+// myMaster creates a master account with grant (as a GRANT statement with
+// "%s" for the account) and ADMIN OPTION on the clone marker role, and
+// returns its password.
+func myMaster(t *testing.T, db *mariadbtest.Server, user, grant string) string {
+	t.Helper()
+	pw := mariadbtest.RandomPassword(30)
+	db.CreateUser(t, user, mariadbtest.UserHost, pw, grant, "GRANT "+mysql.CloneMarkerRole+" TO %s WITH ADMIN OPTION")
+	return pw
+}

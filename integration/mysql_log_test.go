@@ -11,7 +11,7 @@ import (
 // log on (every statement the server receives) and looks for every
 // password the rotations generated in it.
 func TestMySQLPlaintextNeverReachesServer(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	singleRig := newMyRig(t, db, singleUser, myUser(t, db, "logged"), myRigConfig{})
 	altRig := myAlternatingRig(t, db, mariadbtest.UniqueName("logged_alt"), nil, myRigConfig{})
 	for i := 0; i < 3; i++ {

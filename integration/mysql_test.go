@@ -12,7 +12,7 @@ import (
 // row with passwords holding every printable ASCII character. The
 // accounts live at host 127.0.0.1, not '%' (AWS's template assumes '%').
 func TestMySQLSingleUserRotation(t *testing.T) {
-	db := mariadbtest.Shared(t)
+	db := myShared(t)
 	tests := []struct {
 		name string
 		user string
