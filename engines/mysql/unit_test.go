@@ -218,6 +218,9 @@ func TestMySQLPasswordStatements(t *testing.T) {
 	if !strings.Contains(dualSetSQL, "RETAIN CURRENT PASSWORD") || !strings.Contains(dualSetSQL, "REPLACE ?") || strings.Count(dualSetSQL, "?") != 2 {
 		t.Errorf("dual-password statement: %s", dualSetSQL)
 	}
+	if selfSetSQL != "ALTER USER USER() IDENTIFIED BY ? REPLACE ?" {
+		t.Errorf("own password by value: %s", selfSetSQL)
+	}
 	if dualDiscardSQL != "ALTER USER USER() DISCARD OLD PASSWORD" {
 		t.Errorf("discard statement: %s", dualDiscardSQL)
 	}

@@ -251,8 +251,27 @@ func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest
 	if err := e.lockAccount(ctx, sess, op, t, req.Username, host); err != nil {
 		return err
 	}
-	return e.setAccountPassword(ctx, sess, op, t, acct, req.Password)
+	err = e.setAccountPassword(ctx, sess, op, t, acct, req.Password)
+	if err != nil && req.Username == t.username && !sess.server.mariaDB && errors.Is(err, rotator.ErrPermission) {
+		// MySQL may refuse an account without CREATE USER its own
+		// password as a hash (IDENTIFIED WITH ... AS). Its own password
+		// by value it always allows, and MySQL rewrites that value as
+		// <secret> in its general, slow and binary logs (unless
+		// --log-raw). REPLACE makes it a compare-and-set on the current
+		// password, and satisfies password_require_current.
+		e.logger(ctx).Warn("mysql: the server refused the account its own password as a hash; setting it by value (MySQL rewrites it in its logs unless --log-raw)",
+			"user", acct, "error", err.Error())
+		if _, err2 := sess.conn.ExecContext(ctx, selfSetSQL, req.Password, t.password); err2 != nil {
+			return e.statementError(op, t, "ALTER USER USER() IDENTIFIED BY ... REPLACE", err2, req.Password)
+		}
+		return nil
+	}
+	return err
 }
+
+// selfSetSQL sets the connecting account's own password by value (MySQL
+// only, when it refuses the hash); the driver binds both values.
+const selfSetSQL = "ALTER USER USER() IDENTIFIED BY ? REPLACE ?"
 
 // accountOrName prints an account, or the user name when the host is
 // unknown.
