@@ -126,3 +126,36 @@ func TestMySQLAlternatingCloneResync(t *testing.T) {
 		}
 	}
 }
+
+// TestMySQLAlternatingPreCreatedPair rotates a pre-created pair that the
+// master secret's "alternatingpairs" allows: neither user is a clone, and
+// the second user's privileges are left as they are.
+func TestMySQLAlternatingPreCreatedPair(t *testing.T) {
+	db := myShared(t)
+	a := myUser(t, db, "pair_a")
+	b := mariadbtest.UniqueName("pair_b")
+	db.CreateUser(t, b, mariadbtest.UserHost, mariadbtest.RandomPassword(30), "GRANT SELECT ON "+b+"_only.* TO %s")
+	r := newMyRig(t, db, alternatingUsers, a, myRigConfig{})
+	master := db.Secret(db.SuperUser, db.SuperPassword)
+	if err := master.Set("alternatingpairs", [][]string{{a.Username(), b}}); err != nil {
+		t.Fatal(err)
+	}
+	cur := r.stage("AWSCURRENT")
+	cur.SetString(rotator.FieldMasterARN, r.storeSecret("rds/master", master))
+	cur.SetString("alternateusername", b)
+	r.putCurrent(cur)
+	grantsBefore := grantsOf(t, db, b, mariadbtest.UserHost)
+	for i := 1; i <= 4; i++ {
+		if out := r.rotate(); !out.Succeeded {
+			t.Fatalf("rotation %d: %v", i, out.Err)
+		}
+		for _, s := range []*rotator.Secret{r.stage("AWSCURRENT"), r.stage("AWSPREVIOUS")} {
+			if err := r.login(s); err != nil {
+				t.Fatalf("rotation %d: %s: %v", i, s.Username(), err)
+			}
+		}
+	}
+	if got := grantsOf(t, db, b, mariadbtest.UserHost); !slices.Equal(got, grantsBefore) {
+		t.Fatalf("the pre-created user's grants changed:\nbefore %q\nafter  %q", grantsBefore, got)
+	}
+}
