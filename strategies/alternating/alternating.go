@@ -48,7 +48,9 @@ type Engine interface {
 	// SetPassword gives a user a new password.
 	SetPassword(ctx context.Context, req rotator.SetPasswordRequest) error
 	// EnsureUser creates a user when missing (as a clone of a template),
-	// or checks a pre-created one exists.
+	// or checks a pre-created one exists. With a template it is called on
+	// every rotation, for the clone, and must bring an existing clone back
+	// in line with the template (privileges granted or revoked since).
 	EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) (rotator.EnsureUserResponse, error)
 }
 
@@ -139,7 +141,10 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 // rotated secret, an application's secret or for another server; a second
 // user the current user is not entitled to (see Target); and what the
 // engine's CheckTarget refuses. Then, with the master, it ensures the other
-// user exists and sets its password.
+// user exists and sets its password. With a clone, EnsureUser runs for the
+// clone on every rotation, also when the base is next (the clone is then
+// the current user), so that engines re-read the base's privileges each
+// time (MySQL copies them; PostgreSQL re-asserts the membership).
 func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	pending, err := r.Pending(ctx)
 	if err != nil {
