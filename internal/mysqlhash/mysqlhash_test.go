@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestNative(t *testing.T) {
+func TestMySQLHashNative(t *testing.T) {
 	tests := []struct{ password, want string }{
 		// MariaDB 10.11: SELECT PASSWORD('password'), PASSWORD('pw2').
 		{"password", "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19"},
@@ -18,7 +18,7 @@ func TestNative(t *testing.T) {
 	}
 }
 
-func TestEd25519(t *testing.T) {
+func TestMariaDBHashEd25519(t *testing.T) {
 	// MariaDB 10.11: CREATE USER ... IDENTIFIED VIA ed25519 USING PASSWORD('pwe')
 	// stored this authentication string.
 	if got, want := Ed25519("pwe"), "cIHY4EthNtvkqHNA20Baf5D5Q2QK1TyZ3uCknKn3L6U"; got != want {
@@ -26,7 +26,7 @@ func TestEd25519(t *testing.T) {
 	}
 }
 
-func TestSHA256Crypt(t *testing.T) {
+func TestMySQLHashSHA256Crypt(t *testing.T) {
 	// Drepper's test vectors and glibc's crypt(3) ("$5$"); glibc truncates
 	// salts at 16 characters, which the 16-character salts here are.
 	tests := []struct {
@@ -45,7 +45,7 @@ func TestSHA256Crypt(t *testing.T) {
 	}
 }
 
-func TestCachingSHA2(t *testing.T) {
+func TestMySQLHashCachingSHA2(t *testing.T) {
 	salt, err := NewSalt(CachingSHA2SaltLen)
 	if err != nil {
 		t.Fatal(err)
