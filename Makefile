@@ -15,9 +15,16 @@ BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 CA_BUNDLE ?=
 MKZIP_FLAGS := $(if $(CA_BUNDLE),-ca-bundle '$(CA_BUNDLE)')
 
-.PHONY: all build $(ARCHES:%=build-%) test test-postgres lint bench demo clean
+.PHONY: all help build $(ARCHES:%=build-%) test test-postgres lint bench demo clean
 
+## all: lint and test (what make alone runs)
 all: lint test
+
+## help: this list: the "## target: text" comments of this Makefile
+help:
+	@echo 'make TARGET, where TARGET is one of:'
+	@awk '/^## [a-z-]+:/ { sub(/^## /, ""); n = index($$0, ":"); printf "  %-14s %s\n", substr($$0, 1, n - 1), substr($$0, n + 2); next } \
+	  /^##  / { sub(/^## +/, ""); printf "  %-14s   %s\n", "", $$0 }' $(firstword $(MAKEFILE_LIST)) | sed 's/[$$][$$]/$$/g'
 
 ## build: dist/<arch>/<function>/bootstrap and dist/<arch>/<function>.zip for linux/arm64 and linux/amd64
 ##   (CA_BUNDLE=/path/to/global-bundle.pem adds rds-ca-bundle.pem to each zip)
@@ -56,5 +63,6 @@ bench:
 demo:
 	$(GO) run ./cmd/rotator demo
 
+## clean: remove dist/
 clean:
 	rm -rf dist

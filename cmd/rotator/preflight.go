@@ -17,12 +17,12 @@ import (
 )
 
 func (c *cli) preflight(ctx context.Context, args []string) int {
-	fs := c.flags("preflight", "preflight --secret-id ID --function NAME [flags]")
+	fs := c.flags("preflight")
 	secretID := fs.String("secret-id", "", "the secret to check: a name or an ARN (required)")
 	function := fs.String("function", "", "the rotation function: "+strings.Join(catalog.Names(), ", ")+" (required)")
-	endpoint := fs.String("endpoint", "", "Secrets Manager endpoint URL (default: AWS; $"+rotator.EnvEndpoint+")")
-	region := fs.String("region", "", "AWS region (default: the SDK's, e.g. $AWS_REGION)")
-	asJSON := fs.Bool("json", false, "print the checks as a JSON array instead of a table")
+	var where awsFlags
+	where.register(fs)
+	output := fs.registerOutput("text: a table of the checks; json: the checks as a JSON array", true)
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -35,13 +35,13 @@ func (c *cli) preflight(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	var checks []catalog.Check
-	sm, err := c.secretsManager(ctx, *endpoint, *region)
+	sm, err := c.secretsManager(ctx, where)
 	if err != nil {
-		checks = []catalog.Check{{Name: "AWS configuration", Status: catalog.Fail, Detail: err.Error(), Fix: "pass --region, or configure the AWS SDK (AWS_REGION, AWS_PROFILE)"}}
+		checks = []catalog.Check{{Name: "AWS configuration", Status: catalog.Fail, Detail: err.Error(), Fix: "pass --region or --profile, or configure the AWS SDK (AWS_REGION, AWS_PROFILE)"}}
 	} else {
 		checks = runPreflight(ctx, sm, fn, *secretID)
 	}
-	if *asJSON {
+	if *output == "json" {
 		printChecksJSON(c.stdout, checks)
 	} else {
 		fmt.Fprintf(c.stdout, "Preflight of %s for %s (nothing is changed)\n\n", *secretID, fn.Name)
