@@ -370,3 +370,82 @@ func TestMakeHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalPrintsClientSetup: `rotator local` prints the environment that
+// the AWS CLI v1 and v2, the SDKs and rotator need, and the commands for
+// each CLI; with that environment and nothing else they reach it.
+func TestLocalPrintsClientSetup(t *testing.T) {
+	cleanEnv(t)
+	seed := filepath.Join(t.TempDir(), "seed.json")
+	if err := writeFile(seed, `{"secrets":[{"name":"app/db","value":{"engine":"postgres","host":"db","username":"app","password":"l0cal-Setup-Passw0rd"}}]}`); err != nil {
+		t.Fatal(err)
+	}
+	url, out, _ := startLocal(t, "--seed", seed)
+	env := map[string]string{}
+	var v1, v2 string
+	for _, l := range strings.Split(out.String(), "\n") {
+		l = strings.TrimSpace(l)
+		if rest, ok := strings.CutPrefix(l, "export "); ok {
+			for _, kv := range strings.Fields(rest) {
+				k, v, _ := strings.Cut(kv, "=")
+				env[k] = v
+			}
+		}
+		if strings.HasPrefix(l, "aws ") && strings.Contains(l, "describe-secret --secret-id app/db") {
+			if strings.Contains(l, "--endpoint-url "+url+" ") {
+				v1 = l
+			} else {
+				v2 = l
+			}
+		}
+	}
+	for k, want := range map[string]string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": url, // AWS CLI v2, the SDKs
+		"AWS_REGION":                       "us-east-1",
+		"AWS_DEFAULT_REGION":               "us-east-1", // AWS CLI v1 reads only this one
+		"AWS_ACCESS_KEY_ID":                "*",
+		"AWS_SECRET_ACCESS_KEY":            "*",
+	} {
+		if got, ok := env[k]; !ok || got == "" || (want != "*" && got != want) {
+			t.Errorf("export %s=%q, want %q", k, got, want)
+		}
+	}
+	if v1 == "" || v2 == "" {
+		t.Fatalf("no AWS CLI v1 (--endpoint-url) and v2 (environment) commands:\n%s", out.String())
+	}
+
+	// rotator (the SDK) with that environment alone.
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	if _, pout, _ := cliRun(t, "preflight", "--secret-id", "app/db", "--function", "postgres-single-user"); !tableHas(pout, "secret exists", "PASS") {
+		t.Fatal("rotator with the printed environment did not reach the server")
+	}
+
+	// The AWS CLI, when it is installed: each printed command as a shell
+	// runs it, with the printed environment and no configuration files;
+	// the --endpoint-url one also without the endpoint variable.
+	if _, err := exec.LookPath("aws"); err != nil {
+		t.Log("no aws on PATH: the AWS CLI commands were not run")
+		return
+	}
+	dir := t.TempDir()
+	base := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "AWS_CONFIG_FILE=" + filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(dir, "none")}
+	for _, tc := range []struct {
+		line string
+		skip string // a variable left out
+	}{{v2, ""}, {v1, ""}, {v1, "AWS_ENDPOINT_URL_SECRETS_MANAGER"}} {
+		cmdEnv := slices.Clone(base)
+		for k, v := range env {
+			if k != tc.skip {
+				cmdEnv = append(cmdEnv, k+"="+v)
+			}
+		}
+		cmd := exec.Command("sh", "-c", tc.line)
+		cmd.Env = cmdEnv
+		got, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(got), `"Name": "app/db"`) {
+			t.Errorf("%s (without %s): %v\n%s", tc.line, tc.skip, err, got)
+		}
+	}
+}
