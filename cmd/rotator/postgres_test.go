@@ -553,3 +553,58 @@ func TestPostgresRotateAbandonPending(t *testing.T) {
 		t.Fatal("AWSCURRENT does not log in")
 	}
 }
+
+// TestPostgresPreflightMissingRole: a secret whose user does not exist
+// fails the login row with a fix that says so and how to create it, not
+// one about pg_hba.conf. A server that checks passwords answers as for a
+// wrong password (it does not tell names apart); one that asks for none
+// names the missing role, and so does the rotation's error.
+func TestPostgresPreflightMissingRole(t *testing.T) {
+	cleanEnv(t)
+	srv := newSM(t)
+	for _, tc := range []struct {
+		name string
+		opts []pgtest.Option
+		want []string // in the login row's fix
+	}{
+		{"password-server", nil, []string{"or the role does not exist"}},
+		{"trust-server", []pgtest.Option{pgtest.WithTLS(), pgtest.WithHostAuth("trust")}, []string{"does not exist on this server", "CREATE ROLE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pg := pgtest.Shared(t, tc.opts...)
+			user, pw := pgtest.UniqueName("ghost"), pgtest.RandomPassword(28)
+			arn := srv.MustCreateSecret(t, "pf/"+user, secretJSON(t, pg.Secret(user, pw), nil))
+			code, out, errOut := cliRun(t, "preflight", "--output", "json", "--endpoint-url", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+			var checks []jsonCheck
+			if err := json.Unmarshal([]byte(out), &checks); err != nil || code != exitFailed {
+				t.Fatalf("exit %d, %v", code, err)
+			}
+			var login *jsonCheck
+			for i := range checks {
+				if checks[i].Check == "login with AWSCURRENT" {
+					login = &checks[i]
+				}
+			}
+			if login == nil || login.Result != "FAIL" {
+				t.Fatalf("login row %+v, want FAIL", login)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(login.Fix, w) {
+					t.Errorf("fix %q lacks %q", login.Fix, w)
+				}
+			}
+			if strings.Contains(login.Fix, "pg_hba") {
+				t.Errorf("fix %q blames pg_hba.conf for a missing role", login.Fix)
+			}
+			noSecrets(t, out+errOut, pw)
+			if len(tc.opts) == 0 {
+				return
+			}
+			code, out, errOut = cliRun(t, "rotate", "--endpoint-url", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+			if code != exitFailed || !strings.Contains(errOut, `role "`+user+`" does not exist`) {
+				t.Fatalf("rotate: exit %d, stderr lacks the missing role", code)
+			}
+			noSecrets(t, out+errOut, pw)
+		})
+	}
+}

@@ -466,6 +466,11 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 	switch {
 	case code == "28P01":
 		fix = "the secret's password is not the user's current password (or the role does not exist): set the user's password to the secret's (ALTER ROLE ... PASSWORD, as an admin), or store the working password in the secret"
+	case code == "28000" && roleMissing(pe):
+		// The server says so only when it asked for no password (trust,
+		// peer, cert): with password methods a missing role and a wrong
+		// password look the same (28P01), so that no one can probe names.
+		fix = "the role " + quote(t.username) + " does not exist on this server: create it (as an admin: CREATE ROLE " + quote(t.username) + " LOGIN PASSWORD '...', with the secret's password), or set \"username\" to a role that exists"
 	case code == "28000":
 		fix = "no pg_hba.conf entry lets " + strconv.Quote(t.username) + " connect from here with password authentication (or the role has NOLOGIN): add a host/hostssl line with scram-sha-256 or md5"
 	case code == "3D000":
@@ -486,6 +491,12 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 		fix = "check the network path and the server's state"
 	}
 	return pfFail(name, err.Error(), fix)
+}
+
+// roleMissing reports whether a login was refused because the role does
+// not exist (FATAL: role "x" does not exist).
+func roleMissing(e *Error) bool {
+	return strings.HasPrefix(e.Reason, "role ") && strings.HasSuffix(e.Reason, " does not exist")
 }
 
 // PreflightMasterRequest says what the master user of an alternating-users
