@@ -278,6 +278,20 @@ func TestOutputFormats(t *testing.T) {
 		}
 		noSecrets(t, out+errOut, pw)
 	})
+	t.Run("readme", func(t *testing.T) {
+		// README's example of rotate's result has the fields it prints.
+		section := readmeSection(t, "## The rotator command")
+		i := strings.Index(section, "`--output json` prints, instead")
+		if i < 0 {
+			t.Fatal("README does not show rotate --output json")
+		}
+		dec := json.NewDecoder(strings.NewReader(between(t, section[i:], "```json\n", "```")))
+		dec.DisallowUnknownFields()
+		var res rotateJSON
+		if err := dec.Decode(&res); err != nil || res.Status != "rotated" || len(res.Steps) != 4 {
+			t.Fatalf("README's rotate --output json example: %v", err)
+		}
+	})
 	t.Run("rotate-error", func(t *testing.T) {
 		code, out, _ := cliRun(t, "rotate", "--output", "json", "--endpoint-url", srv.URL(), "--secret-id", "nope", "--function", "postgres-single-user")
 		var res rotateJSON

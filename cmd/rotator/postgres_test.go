@@ -608,3 +608,54 @@ func TestPostgresPreflightMissingRole(t *testing.T) {
 		})
 	}
 }
+
+// TestPostgresRotateOutputJSON: with --output json, stdout is the result
+// and only the result, for a rotation and a dry run; --emf's lines move to
+// stderr.
+func TestPostgresRotateOutputJSON(t *testing.T) {
+	cleanEnv(t)
+	pg := pgtest.Shared(t)
+	srv := newSM(t)
+	arn, user, pw := singleUser(t, pg, srv)
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		status string
+	}{
+		{"dry-run", []string{"--dry-run"}, "dry-run-passed"},
+		{"rotate", []string{"--emf"}, "rotated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := srv.VersionOf(arn, "AWSCURRENT")
+			args := append([]string{"rotate", "--output", "json", "--endpoint-url", srv.URL(), "--secret-id", "db/" + user, "--function", "postgres-single-user"}, tc.flags...)
+			code, out, errOut := cliRun(t, args...)
+			var res rotateJSON
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("stdout is not one JSON object: %v", err)
+			}
+			if code != exitOK || res.Status != tc.status || res.ExitStatus != exitOK || res.ARN != arn || res.Name != "db/"+user || res.SecretID != "db/"+user ||
+				res.OldVersion != before || res.FailedStep != "" || res.Error != "" || len(res.Steps) != 4 || res.DurationMS <= 0 {
+				t.Fatalf("exit %d, result %+v", code, res)
+			}
+			for i, step := range []string{"createSecret", "setSecret", "testSecret", "finishSecret"} {
+				if res.Steps[i].Step != step || res.Steps[i].Outcome == "failure" {
+					t.Errorf("step %d: %+v, want %s", i, res.Steps[i], step)
+				}
+			}
+			switch tc.status {
+			case "rotated":
+				if res.CurrentVersion != res.Token || srv.VersionOf(arn, "AWSCURRENT") != res.Token || !res.PendingStored || res.DryRun {
+					t.Fatalf("result %+v does not say where AWSCURRENT is (%s)", res, srv.VersionOf(arn, "AWSCURRENT"))
+				}
+				if !strings.Contains(errOut, `{"_aws"`) {
+					t.Error("--emf's lines are not on stderr")
+				}
+			case "dry-run-passed":
+				if res.CurrentVersion != before || res.PendingStored || !res.DryRun {
+					t.Fatalf("result %+v", res)
+				}
+			}
+			noSecrets(t, out+errOut, pw, currentValue(t, srv, arn).Password())
+		})
+	}
+}
