@@ -144,7 +144,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // flag they stand for instead of as flags of their own.
 type flagSet struct {
 	*flag.FlagSet
-	c       *cli
 	aliases map[string][]string // a flag's name -> its aliases' names
 	isAlias map[string]bool
 }
@@ -152,7 +151,7 @@ type flagSet struct {
 // flags returns the flag set of a subcommand. Its help (-h) is printed by
 // parse, from the command's synopsis.
 func (c *cli) flags(name string) *flagSet {
-	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), c: c, aliases: map[string][]string{}, isAlias: map[string]bool{}}
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), aliases: map[string][]string{}, isAlias: map[string]bool{}}
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {} // parse prints the help, to stdout when asked for
 	return fs
