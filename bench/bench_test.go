@@ -180,7 +180,7 @@ func BenchmarkBudget(b *testing.B) {
 				maxCalls, byOp = len(calls), functest.CountByOperation(calls)
 				checks = checks[:0]
 				for _, c := range calls {
-					checks = append(checks, CallCheck(c, token))
+					checks = append(checks, CallCheck(c, arn, token))
 				}
 			}
 		}
