@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 )
 
 // Exit statuses.
@@ -126,14 +125,14 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
 }
 
 // function resolves --function.
-func (c *cli) function(cmd, name string) (catalog.Function, bool) {
+func (c *cli) function(cmd, name string) (function, bool) {
 	if name == "" {
-		c.errorf("%s: --function is required (one of %s)", cmd, strings.Join(catalog.Names(), ", "))
-		return catalog.Function{}, false
+		c.errorf("%s: --function is required (one of %s)", cmd, strings.Join(functionNames(), ", "))
+		return function{}, false
 	}
-	fn, ok := catalog.Lookup(name)
+	fn, ok := lookupFunction(name)
 	if !ok {
-		c.errorf("%s: unknown function %q (one of %s)", cmd, name, strings.Join(catalog.Names(), ", "))
+		c.errorf("%s: unknown function %q (one of %s)", cmd, name, strings.Join(functionNames(), ", "))
 	}
 	return fn, ok
 }
@@ -143,7 +142,7 @@ func (c *cli) functions(args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	for _, fn := range catalog.All() {
+	for _, fn := range builtins {
 		fmt.Fprintf(c.stdout, "%-28s %s\n", fn.Name, fn.Summary)
 	}
 	return exitOK

@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -27,7 +26,7 @@ var steps = []rotator.Step{rotator.StepCreate, rotator.StepSet, rotator.StepTest
 func (c *cli) rotate(ctx context.Context, args []string) int {
 	fs := c.flags("rotate", "rotate --secret-id ID --function NAME [flags]")
 	secretID := fs.String("secret-id", "", "the secret to rotate: a name or an ARN (required)")
-	function := fs.String("function", "", "the rotation function: "+strings.Join(catalog.Names(), ", ")+" (required)")
+	function := fs.String("function", "", "the rotation function: "+strings.Join(functionNames(), ", ")+" (required)")
 	endpoint := fs.String("endpoint", "", "Secrets Manager endpoint URL (default: AWS; $"+rotator.EnvEndpoint+")")
 	region := fs.String("region", "", "AWS region (default: the SDK's, e.g. $AWS_REGION)")
 	dryRun := fs.Bool("dry-run", false, "perform every check, change neither the database nor the secret ($"+rotator.EnvDryRun+" too)")
