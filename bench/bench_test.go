@@ -86,7 +86,7 @@ func rotate(b *testing.B, f *functest.Function, sm *rotatortest.Server, arn stri
 	return d, functest.FunctionCalls(calls), o.Token
 }
 
-// BenchmarkBudget measures everything DESIGN.md budgets, in one run, and
+// BenchmarkBudget measures everything ARCHITECTURE.md budgets, in one run, and
 // reports it (make bench). Run it with -benchtime 1x.
 func BenchmarkBudget(b *testing.B) {
 	host := lambdabuild.HostArch()

@@ -18,7 +18,7 @@ import (
 // Command is the command that produces results.json.
 const Command = "make bench"
 
-// The budget, from DESIGN.md's "Performance budget".
+// The budget, from ARCHITECTURE.md's "Performance budget".
 const (
 	BudgetSMCalls        = 10         // at most, per full single-user rotation
 	BudgetDBLogins       = 2          // at most, per full single-user rotation, normal path
@@ -182,7 +182,7 @@ func formatLimit(c Check) string {
 // WriteTable prints the results for a person.
 func (r *Results) WriteTable(w io.Writer) {
 	m := r.Machine
-	fmt.Fprintf(w, "\nRotator performance budget (ARCHITECTURE.md, README "Performance"): %s, %s %s/%s, %d CPUs, %s\n",
+	fmt.Fprintf(w, "\nRotator performance budget (ARCHITECTURE.md): %s, %s %s/%s, %d CPUs, %s\n",
 		r.Command, m.GoVersion, m.GOOS, m.GOARCH, m.CPUs, r.GeneratedAt)
 	fmt.Fprintf(w, "real bootstraps under a local Lambda Runtime API; Secrets Manager: rotatortest (in-process, HTTP); database: %s\n\n", m.Postgres)
 	line := func(name, measured, budget, verdict string) {
