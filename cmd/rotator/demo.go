@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
@@ -236,7 +235,7 @@ func (d *demo) createSecret(ctx context.Context, name, user, pw, masterARN strin
 
 // rotate runs one rotation the way `rotator rotate` does.
 func (d *demo) rotate(ctx context.Context, function, arn string) (*rotationResult, error) {
-	fn := catalog.MustLookup(function)
+	fn := mustFunction(function)
 	strategy, err := fn.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)

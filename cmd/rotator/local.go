@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
@@ -181,7 +180,7 @@ func (c *cli) registerFunctions(ctx context.Context, srv *rotatortest.Server, cl
 	if err != nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	for _, fn := range catalog.All() {
+	for _, fn := range builtins {
 		strategy, err := fn.New(ctx)
 		if err != nil {
 			c.errorf("local: %s not available: %v", fn.Name, err)

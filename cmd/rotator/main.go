@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-
-	"github.com/rotatorkit/rotator/internal/catalog"
 )
 
 // Exit statuses.
@@ -299,14 +297,14 @@ func (fs *flagSet) registerOutput(what string, jsonAlias bool) *outputFlag {
 }
 
 // function resolves --function.
-func (c *cli) function(cmd, name string) (catalog.Function, bool) {
+func (c *cli) function(cmd, name string) (function, bool) {
 	if name == "" {
-		c.errorf("%s: --function is required (one of %s)", cmd, strings.Join(catalog.Names(), ", "))
-		return catalog.Function{}, false
+		c.errorf("%s: --function is required (one of %s)", cmd, strings.Join(functionNames(), ", "))
+		return function{}, false
 	}
-	fn, ok := catalog.Lookup(name)
+	fn, ok := lookupFunction(name)
 	if !ok {
-		c.errorf("%s: unknown function %q (one of %s)", cmd, name, strings.Join(catalog.Names(), ", "))
+		c.errorf("%s: unknown function %q (one of %s)", cmd, name, strings.Join(functionNames(), ", "))
 	}
 	return fn, ok
 }
@@ -316,7 +314,7 @@ func (c *cli) functions(args []string) int {
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	for _, fn := range catalog.All() {
+	for _, fn := range builtins {
 		fmt.Fprintf(c.stdout, "%-28s %s\n", fn.Name, fn.Summary)
 	}
 	return exitOK

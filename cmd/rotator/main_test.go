@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotatorkit/rotator/engines/postgres"
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
@@ -554,16 +553,16 @@ func between(t *testing.T, s, begin, end string) string {
 
 // The summary line counts warnings, and says what they mean.
 func TestPrintChecksSummary(t *testing.T) {
-	pass := catalog.Check{Name: "a", Status: catalog.Pass}
-	warn := catalog.Check{Name: "b", Status: catalog.Warn, Detail: "no password checked", Fix: "scram"}
-	fail := catalog.Check{Name: "c", Status: catalog.Fail}
+	pass := rotator.Check{Name: "a", Status: rotator.CheckPass}
+	warn := rotator.Check{Name: "b", Status: rotator.CheckWarn, Detail: "no password checked", Fix: "scram"}
+	fail := rotator.Check{Name: "c", Status: rotator.CheckFail}
 	cases := []struct {
-		checks []catalog.Check
+		checks []rotator.Check
 		want   string
 	}{
-		{[]catalog.Check{pass}, "1 check: 1 passed, 0 failed, 0 skipped: ready to rotate."},
-		{[]catalog.Check{pass, warn}, "2 checks: 1 passed, 0 failed, 1 warned, 0 skipped: a rotation would work and protect nothing: fix the warnings above before rotating."},
-		{[]catalog.Check{warn, fail}, "2 checks: 0 passed, 1 failed, 1 warned, 0 skipped: fix the failures above before rotating."},
+		{[]rotator.Check{pass}, "1 check: 1 passed, 0 failed, 0 skipped: ready to rotate."},
+		{[]rotator.Check{pass, warn}, "2 checks: 1 passed, 0 failed, 1 warned, 0 skipped: a rotation would work and protect nothing: fix the warnings above before rotating."},
+		{[]rotator.Check{warn, fail}, "2 checks: 0 passed, 1 failed, 1 warned, 0 skipped: fix the failures above before rotating."},
 	}
 	for _, c := range cases {
 		var b bytes.Buffer

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -28,7 +27,7 @@ var steps = []rotator.Step{rotator.StepCreate, rotator.StepSet, rotator.StepTest
 func (c *cli) rotate(ctx context.Context, args []string) int {
 	fs := c.flags("rotate")
 	secretID := fs.String("secret-id", "", "the secret to rotate: a name or an ARN (required)")
-	function := fs.String("function", "", "the rotation function: "+strings.Join(catalog.Names(), ", ")+" (required)")
+	function := fs.String("function", "", "the rotation function: "+strings.Join(functionNames(), ", ")+" (required)")
 	var where awsFlags
 	where.register(fs)
 	output := fs.registerOutput("text: each step as it finishes, then a summary; json: one JSON object, the result, when the run ends (messages stay on stderr)", false)
