@@ -28,6 +28,10 @@ type function struct {
 	// Env lists the environment variables New reads, for the fix of a
 	// configuration error.
 	Env []string
+	// Bootstrap is the path of a user's own bootstrap (--function
+	// ./path/to/bootstrap); New is nil then, and the command runs it under
+	// a local Lambda Runtime API.
+	Bootstrap string
 }
 
 var pgEnv = []string{postgres.EnvCABundle, postgres.EnvSSLMode, postgres.EnvAllowMD5, postgres.EnvAllowCleartext}

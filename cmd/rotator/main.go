@@ -303,8 +303,16 @@ func (c *cli) function(cmd, name string) (function, bool) {
 		return function{}, false
 	}
 	fn, ok := lookupFunction(name)
+	if !ok && isBootstrapPath(name) {
+		fn, err := bootstrapFunction(name)
+		if err != nil {
+			c.errorf("%s: %v", cmd, err)
+			return function{}, false
+		}
+		return fn, true
+	}
 	if !ok {
-		c.errorf("%s: unknown function %q (one of %s)", cmd, name, strings.Join(functionNames(), ", "))
+		c.errorf("%s: unknown function %q (one of %s, or the path of your own bootstrap, e.g. ./bootstrap)", cmd, name, strings.Join(functionNames(), ", "))
 	}
 	return fn, ok
 }

@@ -135,6 +135,10 @@ func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn function, s
 		scrub.AddSecret(s)
 		return s, aws.ToString(out.ARN), nil
 	}
+	if fn.Bootstrap != "" {
+		add(bootstrapPreflight(ctx, fn, sm, aws.ToString(out.ARN))...)
+		return finish()
+	}
 	add(fn.Preflight(ctx, rotator.PreflightInput{Current: cur, ARN: aws.ToString(out.ARN), GetSecret: getSecret})...)
 	return finish()
 }

@@ -87,22 +87,32 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 		jsonError(err)
 		return exitFailed
 	}
-	strategy, err := fn.New(ctx)
+	var strategy rotator.Strategy
+	var boot *runningBootstrap
+	if fn.Bootstrap != "" {
+		boot, err = startBootstrap(ctx, fn, sm, c.getenv, *dryRun || envDry)
+		if err == nil {
+			defer boot.stop()
+		}
+	} else {
+		strategy, err = fn.New(ctx)
+	}
 	if err != nil {
 		c.errorf("rotate: %s: %v", fn.Name, err)
 		jsonError(err)
 		return exitFailed
 	}
 	rot := &rotation{
-		sm:       sm,
-		function: fn.Name,
-		strategy: strategy,
-		secretID: *secretID,
-		token:    *token,
-		abandon:  *abandon,
-		dryRun:   *dryRun || envDry,
-		getenv:   c.getenv,
-		logger:   logger,
+		bootstrap: boot,
+		sm:        sm,
+		function:  fn.Name,
+		strategy:  strategy,
+		secretID:  *secretID,
+		token:     *token,
+		abandon:   *abandon,
+		dryRun:    *dryRun || envDry,
+		getenv:    c.getenv,
+		logger:    logger,
 	}
 	if !asJSON {
 		rot.progress = c.stdout
@@ -277,6 +287,7 @@ type rotation struct {
 	sm        *secretsmanager.Client
 	function  string
 	strategy  rotator.Strategy
+	bootstrap *runningBootstrap // a user's bootstrap runs the steps instead of strategy
 	secretID  string
 	token     string // "" : a new UUID
 	abandon   bool   // take AWSPENDING over even when its version holds a value
@@ -328,39 +339,8 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	if err := r.checkInProgress(ctx, res, before.VersionIdsToStages); err != nil {
 		return res, err
 	}
-	getenv := r.getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	// The environment's password policy and source; this command decides
-	// the logger, the metrics and the dry run itself.
-	base, err := rotator.EnvOptionsFor(func(k string) string {
-		switch k {
-		case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel:
-			return ""
-		}
-		return getenv(k)
-	}, r.sm, r.strategy)
-	if err != nil {
-		return res, err
-	}
-	logger := r.logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	rec := &recorder{w: r.progress, dryRun: r.dryRun}
-	opts := append(base,
-		rotator.WithLogger(logger),
-		rotator.WithFunctionName(r.function),
-		rotator.WithLocalDriver(true),
-		rotator.WithDryRun(r.dryRun),
-		rotator.WithObserver(rec),
-	)
-	for _, o := range r.observers {
-		opts = append(opts, rotator.WithObserver(o))
-	}
-	opts = append(opts, r.options...)
-	h, err := rotator.New(r.sm, r.strategy, opts...)
+	runStep, err := r.stepRunner(rec)
 	if err != nil {
 		return res, err
 	}
@@ -378,7 +358,7 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	}
 	start := time.Now()
 	for _, step := range steps {
-		err := h.Handle(ctx, events.SecretsManagerSecretRotationEvent{
+		err := runStep(ctx, events.SecretsManagerSecretRotationEvent{
 			Step:               string(step),
 			SecretID:           res.ARN,
 			ClientRequestToken: res.Token,
@@ -423,6 +403,64 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	_, res.PendingStored = after.VersionIdsToStages[res.Token]
 	res.Unchanged = sameStages(before.VersionIdsToStages, after.VersionIdsToStages)
 	return res, nil
+}
+
+// stepRunner returns what runs one step: the real handler in this
+// process (built with the local driver, the environment's password policy,
+// rec and the observers), or the user's bootstrap, whose steps rec hears
+// of from here.
+func (r *rotation) stepRunner(rec *recorder) (func(context.Context, events.SecretsManagerSecretRotationEvent) error, error) {
+	if b := r.bootstrap; b != nil {
+		return func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+			start := time.Now()
+			err := b.step(ctx, ev)
+			rep := rotator.StepReport{Function: r.function, SecretID: ev.SecretID, Token: ev.ClientRequestToken, Step: rotator.Step(ev.Step), Duration: time.Since(start), Outcome: "success", Err: err}
+			if err != nil {
+				rep.Outcome = "failure"
+			}
+			rec.StepDone(ctx, rep)
+			for _, o := range r.observers {
+				o.StepDone(ctx, rep)
+			}
+			return err
+		}, nil
+	}
+	getenv := r.getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	// The environment's password policy and source; this command decides
+	// the logger, the metrics and the dry run itself.
+	base, err := rotator.EnvOptionsFor(func(k string) string {
+		switch k {
+		case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel, rotator.EnvLocalDriver:
+			return ""
+		}
+		return getenv(k)
+	}, r.sm, r.strategy)
+	if err != nil {
+		return nil, err
+	}
+	logger := r.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := append(base,
+		rotator.WithLogger(logger),
+		rotator.WithFunctionName(r.function),
+		rotator.WithLocalDriver(true),
+		rotator.WithDryRun(r.dryRun),
+		rotator.WithObserver(rec),
+	)
+	for _, o := range r.observers {
+		opts = append(opts, rotator.WithObserver(o))
+	}
+	opts = append(opts, r.options...)
+	h, err := rotator.New(r.sm, r.strategy, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
 }
 
 // inProgressError: another version holds AWSPENDING with a value, from a
