@@ -9,7 +9,7 @@ ARCHES  := arm64 amd64
 GOFLAGS_BUILD := -trimpath -buildvcs=false -tags lambda.norpc -ldflags='-s -w -buildid='
 BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 
-.PHONY: all build $(ARCHES:%=build-%) test test-postgres lint bench demo clean
+.PHONY: all build $(ARCHES:%=build-%) test test-postgres test-containers lint bench demo clean
 
 all: lint test
 
@@ -35,6 +35,11 @@ test:
 ##   ROTATOR_TEST_POSTGRES_BINDIR=$$(bash .ci/postgres17) make test-postgres
 test-postgres:
 	$(GO) test -count=1 -timeout 30m -run Postgres ./engines/postgres/ ./integration/ ./cmd/rotator/
+
+## test-containers: the PostgreSQL suite (rotations, attack cases, Lambda end-to-end, demo) with every server in a container;
+##   needs a Docker engine; where Docker Hub is out of reach: eval "$$(.ci/docker)" && make test-containers
+test-containers:
+	GO=$(GO) bash .ci/test-containers
 
 ## lint: go vet and gofmt
 lint:

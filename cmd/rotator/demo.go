@@ -63,9 +63,14 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	defer pg.Stop()
 	d.pg = pg
+	if pg.FellBack != "" {
+		// An engine answered but gave no server (an image that cannot be
+		// pulled offline): say why the demo runs on local binaries.
+		d.c.errorf("demo: %s", pg.FellBack)
+	}
 	how := "local binaries"
 	if pg.Mode == pgserver.ModeContainer {
-		how = "container"
+		how = "container " + pg.Image
 	}
 	version, _, _ := strings.Cut(pg.Version, " ")
 	fmt.Fprintf(d.out, "  PostgreSQL %s (%s) on %s:%d, TLS with a CA made for it\n", version, how, pg.Host, pg.Port)
