@@ -235,6 +235,12 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("container port: %w", err))
 	}
+	if host == "localhost" {
+		// The address a local server has: what tests expect of a local
+		// server (a certificate for 127.0.0.1, an error naming it) holds
+		// here too, and no resolver tries ::1 first.
+		host = "127.0.0.1"
+	}
 	s.Host, s.Port = host, int(port.Num())
 	s.stopFn = cleanup
 	s.logFn = func() (string, error) {
