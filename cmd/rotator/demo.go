@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgconn"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgserver"
@@ -52,6 +53,9 @@ type demo struct {
 
 func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintln(d.out, "Rotator demo: a throwaway PostgreSQL, a local Secrets Manager, the real rotation handlers.")
+	// testcontainers prints a banner on its first call to a Docker engine;
+	// the demo's output is its own.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	pg, err := pgserver.Start(startCtx, pgserver.Options{TLSHosts: []string{"127.0.0.1", "localhost"}})
 	cancel()
@@ -66,7 +70,7 @@ func (d *demo) run(ctx context.Context) error {
 	if pg.FellBack != "" {
 		// An engine answered but gave no server (an image that cannot be
 		// pulled offline): say why the demo runs on local binaries.
-		d.c.errorf("demo: %s", pg.FellBack)
+		d.c.errorf("demo: %s; using the local binaries", pg.FellBack)
 	}
 	how := "local binaries"
 	if pg.Mode == pgserver.ModeContainer {

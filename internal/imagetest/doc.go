@@ -8,7 +8,7 @@
 // built (/etc/rotator-test/ca.pem, read out of the container).
 //
 // The tests run when $ROTATOR_TEST_IMAGE_POSTGRES / $ROTATOR_TEST_IMAGE_MARIADB
-// name a rotator-test image (eval "$(.ci/docker)" sets them) and a Docker
-// engine answers; otherwise they skip, or fail under
-// ROTATOR_TEST_BACKEND=containers.
+// name a rotator-test image (eval "$(.ci/docker)" sets them), a Docker
+// engine answers and ROTATOR_TEST_BACKEND is not local or dsn; otherwise
+// they skip, or fail under ROTATOR_TEST_BACKEND=containers.
 package imagetest

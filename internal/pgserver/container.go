@@ -18,6 +18,9 @@ import (
 	"github.com/testcontainers/testcontainers-go/wait"
 )
 
+// ContainerLabel labels the containers pgserver starts.
+const ContainerLabel = "org.rotatorkit.rotator"
+
 // Bounds on the container steps, so that an engine that stops answering, a
 // registry that cannot be reached or an image that never gets ready gives
 // an error rather than a hang. A pull is given longer: a first pull of
@@ -63,6 +66,23 @@ func checkDocker(ctx context.Context) (ok bool, why string) {
 	return true, ""
 }
 
+var errEngineDown = errors.New("the Docker engine does not answer")
+
+// inspectImage reports whether the engine has image. Its error says the
+// engine did not answer (a missing image is not an error).
+func inspectImage(ctx context.Context, provider *testcontainers.DockerProvider, image string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
+	defer cancel()
+	// Listing fails only when the engine does not answer; an inspection
+	// also fails for a missing image, and telling the two apart would need
+	// the engine client's error types.
+	if _, err := provider.ListImages(ctx); err != nil {
+		return false, err
+	}
+	_, err := provider.Client().ImageInspect(ctx, image)
+	return err == nil, nil
+}
+
 // ensureImage makes sure the engine has image, pulling it (within
 // pullTimeout) when it has not, so that a missing image is reported as
 // such, quickly, instead of as a failure deep in a container start.
@@ -77,13 +97,11 @@ func ensureImage(ctx context.Context, image string) (err error) {
 		return fmt.Errorf("docker provider: %w", err)
 	}
 	defer provider.Close()
-	present := func() bool {
-		ictx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
-		defer cancel()
-		_, err := provider.Client().ImageInspect(ictx, image)
-		return err == nil
-	}
-	if present() {
+	if ok, err := inspectImage(ctx, provider, image); err != nil {
+		// Not a pull: testcontainers retries a pull that cannot connect
+		// until its deadline.
+		return fmt.Errorf("%w: %w", errEngineDown, err)
+	} else if ok {
 		return nil
 	}
 	start := time.Now()
@@ -91,15 +109,35 @@ func ensureImage(ctx context.Context, image string) (err error) {
 	defer cancel()
 	if err := provider.PullImage(pctx, image); err != nil {
 		if pctx.Err() != nil && ctx.Err() == nil {
-			return fmt.Errorf("image %s is not on this Docker engine, and pulling it did not finish in %s: %w", image, pullTimeout, err)
+			return fmt.Errorf("the image is not on this Docker engine, and pulling it did not finish in %s: %w", pullTimeout, err)
 		}
-		return fmt.Errorf("image %s is not on this Docker engine, and pulling it failed after %s: %w", image, time.Since(start).Round(time.Millisecond), err)
+		return fmt.Errorf("the image is not on this Docker engine, and pulling it failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
 	}
 	// A pull whose error came in the progress stream returns no error.
-	if !present() {
-		return fmt.Errorf("image %s is not on this Docker engine, and pulling it did not make it appear", image)
+	if ok, err := inspectImage(ctx, provider, image); !ok {
+		return fmt.Errorf("the image is not on this Docker engine, and pulling it did not make it appear (%v)", err)
 	}
 	return nil
+}
+
+// engineDown returns why the Docker engine does not answer now, or "".
+// (testcontainers' own health check answers from a cache after its first
+// success.)
+func engineDown(ctx context.Context) (why string) {
+	defer func() {
+		if r := recover(); r != nil {
+			why = fmt.Sprint(r)
+		}
+	}()
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
+	if err != nil {
+		return err.Error()
+	}
+	defer provider.Close()
+	if _, err := inspectImage(ctx, provider, "rotator-pgserver/engine-check:none"); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // TLS files in the container, and the entrypoint that gives them to the
@@ -163,6 +201,10 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 			wait.ForLog("database system is ready to accept connections"),
 			wait.ForListeningPort("5432/tcp")),
 		testcontainers.WithLogger(tclog.NewNoopLogger()),
+		// Where testcontainers' reaper is disabled, an engine or test
+		// binary killed mid-run leaves containers behind: .ci/docker
+		// removes the exited ones carrying this label.
+		testcontainers.WithLabels(map[string]string{ContainerLabel: "pgserver"}),
 	}
 	var tmp string
 	if len(opts.TLSHosts) > 0 {
@@ -277,7 +319,7 @@ func containerError(ctx context.Context, image string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("%w (timed out after %s)", err, runTimeout)
 	}
-	if ok, why := checkDocker(context.WithoutCancel(ctx)); !ok {
+	if why := engineDown(context.WithoutCancel(ctx)); why != "" && !errors.Is(err, errEngineDown) {
 		return fmt.Errorf("pgserver: container %s: the Docker engine stopped answering (%s): %w", image, why, err)
 	}
 	return fmt.Errorf("pgserver: container %s: %w", image, err)
