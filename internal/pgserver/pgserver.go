@@ -75,7 +75,7 @@ type Options struct {
 	// local binaries before containers.
 	BinDir string
 	// Image is the container image (default from $ROTATOR_POSTGRES_IMAGE,
-	// else postgres:16-alpine).
+	// else DefaultImage).
 	Image string
 	// EnvPrefix names the environment variables read for Mode, BinDir and
 	// Image when they are empty: EnvPrefix+"MODE", +"BINDIR" and +"IMAGE"
@@ -148,8 +148,9 @@ type Server struct {
 // BinDir (or $<EnvPrefix>BINDIR) names them, since asking for particular
 // binaries means wanting them. A container that cannot be had (an image
 // that cannot be pulled: offline, no registry) or started is not the end:
-// Start goes on to the next source and records why in Server.Skipped. With
-// a mode forced, that source's failure is Start's error.
+// Start goes on to the next source and records why in Server.FellBack and
+// Server.Skipped. With a mode forced, that source's failure is Start's
+// error.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.PasswordEncryption == "" {
 		opts.PasswordEncryption = "scram-sha-256"
