@@ -15,7 +15,7 @@ BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 CA_BUNDLE ?=
 MKZIP_FLAGS := $(if $(CA_BUNDLE),-ca-bundle '$(CA_BUNDLE)')
 
-.PHONY: all help build $(ARCHES:%=build-%) test test-postgres lint bench demo clean
+.PHONY: all help build $(ARCHES:%=build-%) test test-postgres test-containers lint bench demo clean
 
 ## all: lint and test (what make alone runs)
 all: lint test
@@ -49,6 +49,11 @@ test:
 ##   ROTATOR_TEST_POSTGRES_BINDIR=$$(bash .ci/postgres17) make test-postgres
 test-postgres:
 	$(GO) test -count=1 -timeout 30m -run Postgres ./engines/postgres/ ./integration/ ./cmd/rotator/
+
+## test-containers: the PostgreSQL suite (rotations, attack cases, Lambda end-to-end, demo) with every server in a container;
+##   needs a Docker engine; where Docker Hub is out of reach: eval "$$(.ci/docker)" && make test-containers
+test-containers:
+	GO=$(GO) bash .ci/test-containers
 
 ## lint: go vet and gofmt
 lint:

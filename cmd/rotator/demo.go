@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgconn"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/rotator"
@@ -63,6 +64,9 @@ type demo struct {
 
 func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintln(d.out, "Rotator demo: a throwaway PostgreSQL, a local Secrets Manager, the real rotation handlers.")
+	// testcontainers prints a banner on its first call to a Docker engine;
+	// the demo's output is its own.
+	tclog.SetDefault(tclog.NewNoopLogger())
 	// The kept Secrets Manager listens first: a port already taken fails
 	// the demo before it spends seconds starting PostgreSQL.
 	var kept *localServer
@@ -89,9 +93,14 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	defer pg.Stop()
 	d.pg = pg
+	if pg.FellBack != "" {
+		// An engine answered but gave no server (an image that cannot be
+		// pulled offline): say why the demo runs on local binaries.
+		d.c.errorf("demo: %s; using the local binaries", pg.FellBack)
+	}
 	how := "local binaries"
 	if pg.Mode == pgserver.ModeContainer {
-		how = "container"
+		how = "container " + pg.Image
 	}
 	version, _, _ := strings.Cut(pg.Version, " ")
 	fmt.Fprintf(d.out, "  PostgreSQL %s (%s) on %s:%d, TLS with a CA made for it\n", version, how, pg.Host, pg.Port)

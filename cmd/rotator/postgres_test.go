@@ -431,6 +431,7 @@ func TestPostgresLocalRotateSecret(t *testing.T) {
 // TestPostgresDemo runs what `make demo` runs.
 func TestPostgresDemo(t *testing.T) {
 	cleanEnv(t)
+	pgtest.SetServerEnv(t) // the demo's server from the tests' backend
 	code, out, errOut := cliRun(t, "demo")
 	if code != exitOK && strings.Contains(errOut, pgserver.ErrUnavailable.Error()) && !pgtest.Required() {
 		t.Skip("no PostgreSQL for the demo: " + errOut)
