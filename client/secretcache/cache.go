@@ -142,7 +142,9 @@ func WithMaxStaleness(d time.Duration) Option { return func(c *config) { c.maxSt
 // WithRetryInterval sets how long after a failed fetch reads are answered
 // without asking Secrets Manager again (default [DefaultRetryInterval]).
 // [Cache.Refresh] does not wait for it.
-func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retryInterval = max(d, 0) } }
+func WithRetryInterval(d time.Duration) Option {
+	return func(c *config) { c.retryInterval = max(d, 0) }
+}
 
 // WithFetchTimeout bounds one GetSecretValue, the SDK's own retries
 // included (default [DefaultFetchTimeout]). A fetch does not end with the
