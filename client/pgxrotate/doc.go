@@ -17,9 +17,11 @@
 //   - Every new connection reads the credential from the cache, so with
 //     alternating users the user name follows the secret.
 //   - A connection attempt that the server refuses with SQLSTATE 28P01
-//     marks that version as refused; the attempt is retried once (by
-//     [Pool]'s operations and by [Connector.Connect]) with a value fetched
-//     after the refusal. If Secrets Manager still calls the refused
+//     marks that version as refused; the attempt is retried (by [Pool]'s
+//     operations and by [Connector.Connect]) with a value fetched after
+//     the refusal: once, or twice when a rotation moved the password again
+//     while the first retry connected, and never with the credential just
+//     refused. If Secrets Manager still calls the refused
 //     version current, a single-user rotation is between its setSecret and
 //     finishSecret, and the retry uses AWSPENDING's credential (see
 //     [WithPendingFallback]). Many refusals at once cost one fetch.

@@ -183,14 +183,45 @@ func (c *Credentials) Outdated(conn *pgx.Conn) bool {
 	return c.picker.Outdated(v)
 }
 
-// retry reports whether an operation that failed with err is retried, and
-// counts it.
-func (c *Credentials) retry(ctx context.Context, err error) bool {
-	if err == nil || ctx.Err() != nil || !IsAuthFailure(err) {
+// maxRetries bounds the retries of one operation after refusals.
+const maxRetries = 2
+
+// attempts tracks the refused connection attempts of one operation.
+type attempts struct {
+	n          int
+	user, pass string // the credential refused last
+}
+
+// again reports whether an operation that failed with err is tried again,
+// and counts it. It is, after a refusal (28P01), unless the credential
+// just refused is the one refused before (nothing newer to try) or
+// maxRetries retries were made: the first retry uses a value fetched
+// after the refusal; a second one happens only when a rotation moved the
+// password again while the first connected, which only tests that rotate
+// every few milliseconds see.
+func (c *Credentials) again(ctx context.Context, err error, a *attempts) bool {
+	var ce *pgconn.ConnectError
+	if err == nil || ctx.Err() != nil || !IsAuthFailure(err) || !errors.As(err, &ce) || ce.Config == nil {
 		return false
 	}
+	if a.n >= maxRetries || (a.n > 0 && ce.Config.User == a.user && ce.Config.Password == a.pass) {
+		return false
+	}
+	a.n++
+	a.user, a.pass = ce.Config.User, ce.Config.Password
 	c.picker.Retried()
 	return true
+}
+
+// retry runs op, again after each refusal that again allows.
+func retry[T any](ctx context.Context, c *Credentials, op func() (T, error)) (T, error) {
+	var a attempts
+	for {
+		v, err := op()
+		if !c.again(ctx, err, &a) {
+			return v, err
+		}
+	}
 }
 
 // ConfigurePool makes cfg's pool take each new connection's user and

@@ -9,10 +9,11 @@ import (
 )
 
 // Pool is a *pgxpool.Pool configured by ConfigurePool whose operations
-// are retried once when the connection attempt they made was refused with
-// SQLSTATE 28P01: the retry connects with a newer credential. A refused
-// attempt happens before any statement is sent, so the retry never runs a
-// statement twice.
+// are retried when the connection attempt they made was refused with
+// SQLSTATE 28P01: the retry connects with a newer credential (once; twice
+// if a rotation moved the password again meanwhile; never with the
+// credential just refused). A refused attempt happens before any statement
+// is sent, so the retry never runs a statement twice.
 //
 // The embedded *pgxpool.Pool is there for code that needs that type: its
 // methods have the same hooks but no retry (see ConfigurePool).
@@ -38,13 +39,9 @@ func NewPool(ctx context.Context, cfg *pgxpool.Config, src Source, secretID stri
 // Credentials returns the pool's link to its secret (for Stats).
 func (p *Pool) Credentials() *Credentials { return p.creds }
 
-// Acquire is pgxpool.Pool.Acquire, retried once after a refused attempt.
+// Acquire is pgxpool.Pool.Acquire, retried after a refused attempt.
 func (p *Pool) Acquire(ctx context.Context) (*pgxpool.Conn, error) {
-	c, err := p.Pool.Acquire(ctx)
-	if p.creds.retry(ctx, err) {
-		c, err = p.Pool.Acquire(ctx)
-	}
-	return c, err
+	return retry(ctx, p.creds, func() (*pgxpool.Conn, error) { return p.Pool.Acquire(ctx) })
 }
 
 // AcquireFunc acquires a connection (retried as Acquire is), calls f with
@@ -58,22 +55,14 @@ func (p *Pool) AcquireFunc(ctx context.Context, f func(*pgxpool.Conn) error) err
 	return f(c)
 }
 
-// Exec is pgxpool.Pool.Exec, retried once after a refused attempt.
+// Exec is pgxpool.Pool.Exec, retried after a refused attempt.
 func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := p.Pool.Exec(ctx, sql, args...)
-	if p.creds.retry(ctx, err) {
-		tag, err = p.Pool.Exec(ctx, sql, args...)
-	}
-	return tag, err
+	return retry(ctx, p.creds, func() (pgconn.CommandTag, error) { return p.Pool.Exec(ctx, sql, args...) })
 }
 
-// Query is pgxpool.Pool.Query, retried once after a refused attempt.
+// Query is pgxpool.Pool.Query, retried after a refused attempt.
 func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := p.Pool.Query(ctx, sql, args...)
-	if p.creds.retry(ctx, err) {
-		rows, err = p.Pool.Query(ctx, sql, args...)
-	}
-	return rows, err
+	return retry(ctx, p.creds, func() (pgx.Rows, error) { return p.Pool.Query(ctx, sql, args...) })
 }
 
 // QueryRow is pgxpool.Pool.QueryRow, its connection acquired as Acquire
@@ -102,40 +91,25 @@ func (p *Pool) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
 	return &poolBatch{BatchResults: br, c: c}
 }
 
-// Begin is pgxpool.Pool.Begin, retried once after a refused attempt.
+// Begin is pgxpool.Pool.Begin, retried after a refused attempt.
 func (p *Pool) Begin(ctx context.Context) (pgx.Tx, error) {
-	tx, err := p.Pool.Begin(ctx)
-	if p.creds.retry(ctx, err) {
-		tx, err = p.Pool.Begin(ctx)
-	}
-	return tx, err
+	return retry(ctx, p.creds, func() (pgx.Tx, error) { return p.Pool.Begin(ctx) })
 }
 
-// BeginTx is pgxpool.Pool.BeginTx, retried once after a refused attempt.
+// BeginTx is pgxpool.Pool.BeginTx, retried after a refused attempt.
 func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
-	tx, err := p.Pool.BeginTx(ctx, opts)
-	if p.creds.retry(ctx, err) {
-		tx, err = p.Pool.BeginTx(ctx, opts)
-	}
-	return tx, err
+	return retry(ctx, p.creds, func() (pgx.Tx, error) { return p.Pool.BeginTx(ctx, opts) })
 }
 
-// CopyFrom is pgxpool.Pool.CopyFrom, retried once after a refused attempt
+// CopyFrom is pgxpool.Pool.CopyFrom, retried after a refused attempt
 // (the source has not been read then).
 func (p *Pool) CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error) {
-	n, err := p.Pool.CopyFrom(ctx, table, columns, src)
-	if p.creds.retry(ctx, err) {
-		n, err = p.Pool.CopyFrom(ctx, table, columns, src)
-	}
-	return n, err
+	return retry(ctx, p.creds, func() (int64, error) { return p.Pool.CopyFrom(ctx, table, columns, src) })
 }
 
-// Ping is pgxpool.Pool.Ping, retried once after a refused attempt.
+// Ping is pgxpool.Pool.Ping, retried after a refused attempt.
 func (p *Pool) Ping(ctx context.Context) error {
-	err := p.Pool.Ping(ctx)
-	if p.creds.retry(ctx, err) {
-		err = p.Pool.Ping(ctx)
-	}
+	_, err := retry(ctx, p.creds, func() (struct{}, error) { return struct{}{}, p.Pool.Ping(ctx) })
 	return err
 }
 

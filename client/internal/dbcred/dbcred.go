@@ -88,6 +88,8 @@ type Picker struct {
 	mu sync.Mutex
 	// refused maps a version the server refused to when it last did.
 	refused map[string]time.Time
+	// lastRefusal is when the server last refused any version.
+	lastRefusal time.Time
 	// fallback is the AWSPENDING credential used while the server refuses
 	// the AWSCURRENT version fallbackFor.
 	fallback    Credential
@@ -116,18 +118,18 @@ func (p *Picker) Pick(ctx context.Context) (Credential, error) {
 	if err != nil {
 		return Credential{}, err
 	}
-	at, refused := p.refusedAt(cur.VersionID())
-	if !refused {
+	if _, refused := p.refusedAt(cur.VersionID()); !refused {
 		return Parse(cur)
 	}
 	p.mu.Lock()
-	fb, fbFor := p.fallback, p.fallbackFor
+	fb, fbFor, at := p.fallback, p.fallbackFor, p.lastRefusal
 	p.mu.Unlock()
 	if fbFor == cur.VersionID() && fb.VersionID != "" {
 		return fb, nil
 	}
-	// The server refused this version since it was fetched: ask for a
-	// value fetched after that (one fetch however many connections ask).
+	// The server refused this version: ask for values fetched after the
+	// last refusal (one fetch however many connections ask), since what is
+	// cached, AWSPENDING included, may be older than the server's password.
 	if v, err := p.src.Refresh(ctx, p.id, secretcache.StageCurrent, at); err == nil {
 		cur = v
 	}
@@ -154,7 +156,7 @@ func (p *Picker) Pick(ctx context.Context) (Credential, error) {
 		p.mu.Unlock()
 		p.usedPend.Add(1)
 		p.log.Info("the server refuses AWSCURRENT; using AWSPENDING until the rotation finishes",
-			"secret_id", p.id, "current_version_id", cur.VersionID(), "pending_version_id", cred.VersionID, "username", cred.Username)
+			"current_version_id", cur.VersionID(), "pending_version_id", cred.VersionID, "username", cred.Username)
 		return cred, nil
 	case errors.As(err, &nf):
 		// No AWSPENDING: the rotation finished after the current value
@@ -190,6 +192,7 @@ func (p *Picker) Refused(user, password string) {
 		version = p.fallback.VersionID
 		p.fallback, p.fallbackFor = Credential{}, ""
 	}
+	p.lastRefusal = now
 	if version != "" {
 		p.refused[version] = now
 		for len(p.refused) > maxRefused {
@@ -204,7 +207,7 @@ func (p *Picker) Refused(user, password string) {
 	}
 	p.mu.Unlock()
 	p.log.Info("the server refused the credential; a new connection reads a newer one",
-		"secret_id", p.id, "version_id", version, "username", user)
+		"version_id", version, "username", user)
 }
 
 // Retried counts an operation retried after a refusal.
