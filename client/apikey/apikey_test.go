@@ -40,7 +40,11 @@ func (v *vendor) set(key string, ok bool) {
 	v.seen = append(v.seen, key)
 }
 
-func (v *vendor) keys() []string { v.mu.Lock(); defer v.mu.Unlock(); return append([]string(nil), v.seen...) }
+func (v *vendor) keys() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]string(nil), v.seen...)
+}
 
 func (v *vendor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key, ok := strings.CutPrefix(r.Header.Get(v.header), v.prefix)
