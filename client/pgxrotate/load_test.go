@@ -86,11 +86,11 @@ func runUnderLoad(t *testing.T, r *rig, tc loadCase, c client) {
 	cs := r.cache.Stats()
 	t.Logf("%s: %d rotations, %d queries by %d workers, %d failed; query delay p50 %s, p99 %s, worst %s; "+
 		"refused connection attempts %d, retries %d, AWSPENDING used %d times, connections recycled %d; "+
-		"GetSecretValue by the application: %d (1 first read + %d re-fetches); %d connections opened; users: %s",
+		"GetSecretValue by the application: %d (1 first read + %d re-fetches); users: %s",
 		tc.name, rotations, l.queries.Load(), workers, l.failures.Load(),
 		l.percentile(50).Round(time.Microsecond), l.percentile(99).Round(time.Microsecond), l.worst.Round(time.Microsecond),
 		s.AuthFailures, s.Retries, s.PendingUsed, s.Recycled,
-		cs.Fetches, cs.Fetches-1, c.newConns(), l.usersSeen())
+		cs.Fetches, cs.Fetches-1, l.usersSeen())
 
 	if n := l.failures.Load(); n != 0 {
 		t.Errorf("%d of %d queries failed; first errors:\n%s\nclient log (secret IDs, versions and users only):\n%s",
