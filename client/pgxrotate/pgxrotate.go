@@ -240,7 +240,9 @@ func retry[T any](ctx context.Context, c *Credentials, op func() (T, error)) (T,
 // retries such operations and is what most applications want.
 //
 // The hooks cfg already has (BeforeConnect, PrepareConn or BeforeAcquire,
-// AfterRelease, ConnConfig.Tracer) keep working: they run first.
+// AfterRelease, ConnConfig.Tracer) keep working: they run first. Set them
+// before calling ConfigurePool: a hook or tracer set afterwards replaces
+// the one that links the pool to the secret.
 func ConfigurePool(cfg *pgxpool.Config, src Source, secretID string, opts ...Option) (*Credentials, error) {
 	if cfg == nil || cfg.ConnConfig == nil {
 		return nil, fmt.Errorf("%w: nil pgxpool.Config (make it with pgxpool.ParseConfig)", ErrInvalidArgument)
