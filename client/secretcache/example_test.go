@@ -26,8 +26,9 @@ func newCache(sm secretcache.API) *secretcache.Cache {
 	)
 }
 
-func dbPassword(ctx context.Context, cache *secretcache.Cache) (string, error) {
-	v, err := cache.Get(ctx, "prod/app/db") // AWSCURRENT; GetStage(ctx, id, secretcache.StagePrevious) for the other
+// dbSecret returns the database secret's JSON (username, password, host...).
+func dbSecret(ctx context.Context, cache *secretcache.Cache) (string, error) {
+	v, err := cache.Get(ctx, "prod/app/db") // AWSCURRENT; cache.GetStage(ctx, id, secretcache.StagePrevious) for AWSPREVIOUS
 	if err != nil {
 		return "", err // errors.Is(err, secretcache.ErrUnavailable): no value fresh enough to serve
 	}
@@ -48,7 +49,7 @@ func Example() {
 	cache := newCache(sm.Client())
 	defer cache.Close()
 	for range 3 {
-		if _, err := dbPassword(ctx, cache); err != nil {
+		if _, err := dbSecret(ctx, cache); err != nil {
 			panic(err)
 		}
 	}
