@@ -63,6 +63,8 @@ lint:
 ## bench: the performance budget (DESIGN.md): prints a table, writes bench/results.json, fails on a budget exceeded
 bench:
 	ROTATOR_REQUIRE_DB=1 $(GO) test -count=1 -timeout 20m -run '^$$' -bench '^BenchmarkBudget$$' -benchtime 1x ./bench
+	@echo "secret cache: a hit, 16 concurrent misses, and a plain GetSecretValue per request (calls/op = Secrets Manager calls)"
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkCache$$' -benchmem ./client/secretcache
 
 ## demo: a throwaway PostgreSQL, the local Secrets Manager, a single-user and an alternating-users rotation (no Docker or AWS account needed)
 demo:
