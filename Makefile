@@ -60,7 +60,7 @@ lint:
 	$(GO) vet $(PKGS)
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 
-## bench: the performance budget (DESIGN.md): prints a table, writes bench/results.json, fails on a budget exceeded
+## bench: the performance budget (ARCHITECTURE.md): prints a table, writes bench/results.json, fails on a budget exceeded; then the secret cache against a GetSecretValue per request
 bench:
 	ROTATOR_REQUIRE_DB=1 $(GO) test -count=1 -timeout 20m -run '^$$' -bench '^BenchmarkBudget$$' -benchtime 1x ./bench
 	@echo "secret cache: a hit, 16 concurrent misses, and a plain GetSecretValue per request (calls/op = Secrets Manager calls)"
