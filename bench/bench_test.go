@@ -86,7 +86,7 @@ func rotate(b *testing.B, f *functest.Function, sm *rotatortest.Server, arn stri
 	return d, functest.FunctionCalls(calls), o.Token
 }
 
-// BenchmarkBudget measures everything DESIGN.md budgets, in one run, and
+// BenchmarkBudget measures everything ARCHITECTURE.md budgets, in one run, and
 // reports it (make bench). Run it with -benchtime 1x.
 func BenchmarkBudget(b *testing.B) {
 	host := lambdabuild.HostArch()
@@ -180,7 +180,7 @@ func BenchmarkBudget(b *testing.B) {
 				maxCalls, byOp = len(calls), functest.CountByOperation(calls)
 				checks = checks[:0]
 				for _, c := range calls {
-					checks = append(checks, CallCheck(c, token))
+					checks = append(checks, CallCheck(c, arn, token))
 				}
 			}
 		}

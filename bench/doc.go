@@ -1,4 +1,4 @@
-// Package bench measures Rotator against DESIGN.md's performance budget,
+// Package bench measures Rotator against ARCHITECTURE.md's performance budget,
 // in one run on one machine, with the real bootstraps run as Lambda runs
 // them (internal/functest) against a local PostgreSQL server
 // (internal/pgtest) and the in-process Secrets Manager of rotatortest:

@@ -18,7 +18,7 @@ import (
 // Command is the command that produces results.json.
 const Command = "make bench"
 
-// The budget, from DESIGN.md's "Performance budget".
+// The budget, from ARCHITECTURE.md's "Performance budget".
 const (
 	BudgetSMCalls        = 10         // at most, per full single-user rotation
 	BudgetDBLogins       = 2          // at most, per full single-user rotation, normal path
@@ -182,7 +182,7 @@ func formatLimit(c Check) string {
 // WriteTable prints the results for a person.
 func (r *Results) WriteTable(w io.Writer) {
 	m := r.Machine
-	fmt.Fprintf(w, "\nRotator performance budget (DESIGN.md): %s, %s %s/%s, %d CPUs, %s\n",
+	fmt.Fprintf(w, "\nRotator performance budget (ARCHITECTURE.md): %s, %s %s/%s, %d CPUs, %s\n",
 		r.Command, m.GoVersion, m.GOOS, m.GOARCH, m.CPUs, r.GeneratedAt)
 	fmt.Fprintf(w, "real bootstraps under a local Lambda Runtime API; Secrets Manager: rotatortest (in-process, HTTP); database: %s\n\n", m.Postgres)
 	line := func(name, measured, budget, verdict string) {
@@ -304,7 +304,7 @@ func mib(b int64) float64 { return round(float64(b) / mebibyte) }
 // CallCheck says which check a rotation function's Secrets Manager call
 // serves, from what the call named: the bench lists them so that every
 // call in the budget is accounted for.
-func CallCheck(c rotatortest.Call, token string) string {
+func CallCheck(c rotatortest.Call, arn, token string) string {
 	switch c.Operation {
 	case "DescribeSecret":
 		return "DescribeSecret: rotation enabled, the token's stages, AWSCURRENT's version"
@@ -316,7 +316,9 @@ func CallCheck(c rotatortest.Call, token string) string {
 		return "GetRandomPassword: the new password (PASSWORD_SOURCE=api)"
 	case "GetSecretValue":
 		switch {
-		case c.VersionStage == "AWSCURRENT" && c.ARN != "" && c.VersionID != token && c.ClientRequestToken == "":
+		case c.ARN != arn:
+			return "GetSecretValue: another secret (the master)"
+		case c.VersionStage == "AWSCURRENT":
 			return "GetSecretValue(AWSCURRENT): the current value (to build the pending one, to log in)"
 		case c.VersionStage == "AWSPREVIOUS":
 			return "GetSecretValue(AWSPREVIOUS): the previous value (fallback login)"
@@ -325,7 +327,6 @@ func CallCheck(c rotatortest.Call, token string) string {
 		case c.VersionID == token:
 			return "GetSecretValue(token): the pending value, and the token still AWSPENDING"
 		}
-		return "GetSecretValue: another secret (the master)"
 	}
 	return c.Operation
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/rotatorkit/rotator/rotator/rotatortest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,30 @@ func TestCommittedResults(t *testing.T) {
 	for _, k := range []string{"sm_calls_per_rotation", "start_to_ready_ms", "rotation_ms_median", "rotation_ms_p95", "peak_rss_mib", "bootstrap_bytes_max"} {
 		if _, ok := m[k].(float64); !ok {
 			t.Errorf("results.json: %s is %T, want a number", k, m[k])
+		}
+	}
+}
+
+// Every call of a rotation is named with the check it serves; the master
+// secret's read is told from the rotated secret's.
+func TestCallCheck(t *testing.T) {
+	const arn, master, token = "arn:app", "arn:master", "tok"
+	tests := []struct {
+		call rotatortest.Call
+		want string
+	}{
+		{rotatortest.Call{Operation: "DescribeSecret", ARN: arn}, "DescribeSecret: rotation enabled"},
+		{rotatortest.Call{Operation: "GetSecretValue", ARN: arn, VersionID: token, ErrorType: "ResourceNotFoundException"}, "no value stored yet"},
+		{rotatortest.Call{Operation: "GetSecretValue", ARN: arn, VersionID: token}, "the pending value"},
+		{rotatortest.Call{Operation: "GetSecretValue", ARN: arn, VersionStage: "AWSCURRENT", VersionID: "v1"}, "the current value"},
+		{rotatortest.Call{Operation: "GetSecretValue", ARN: arn, VersionStage: "AWSPREVIOUS"}, "the previous value"},
+		{rotatortest.Call{Operation: "GetSecretValue", ARN: master, VersionStage: "AWSCURRENT"}, "the master"},
+		{rotatortest.Call{Operation: "PutSecretValue", ARN: arn}, "store the pending value"},
+		{rotatortest.Call{Operation: "UpdateSecretVersionStage", ARN: arn}, "move AWSCURRENT"},
+	}
+	for _, tt := range tests {
+		if got := CallCheck(tt.call, arn, token); !strings.Contains(got, tt.want) {
+			t.Errorf("%+v: %q, want it to say %q", tt.call, got, tt.want)
 		}
 	}
 }

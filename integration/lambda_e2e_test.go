@@ -23,7 +23,7 @@ import (
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
-// e2eMemoryBudget is DESIGN.md's peak memory budget for a rotation function.
+// e2eMemoryBudget is the peak memory budget (ARCHITECTURE.md) for a rotation function.
 const e2eMemoryBudget = 40 << 20
 
 // TestLambdaEndToEnd runs the real bootstraps, built as `make build` builds

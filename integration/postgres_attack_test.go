@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
@@ -135,10 +134,9 @@ func assertPreflightFails(t *testing.T, r *pgRig, field string) {
 		s, err := rotator.ParseSecret(aws.ToString(out.SecretString))
 		return s, aws.ToString(out.ARN), err
 	}
-	fn := catalog.MustLookup("postgres-alternating-users")
-	checks := fn.Preflight(context.Background(), catalog.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
+	checks := r.strategy().(rotator.Preflighter).Preflight(context.Background(), rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
 	for _, c := range checks {
-		if c.Status == catalog.Fail {
+		if c.Status == rotator.CheckFail {
 			t.Logf("preflight: %s: %s (fix: %s)", c.Name, c.Detail, c.Fix)
 			if containsFold(c.Detail, `"`+field+`"`) && c.Fix != "" {
 				return

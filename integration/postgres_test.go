@@ -92,15 +92,7 @@ func newPGRigWith(t *testing.T, pg *pgtest.Server, kind strategyKind, altOpts []
 // are kept for the leak check; sandboxes may run at once.
 func (r *pgRig) sandbox() rotatortest.RotationFunc {
 	r.t.Helper()
-	engine := postgres.New()
-	var strategy rotator.Strategy
-	switch r.kind {
-	case singleUser:
-		strategy = single.New(engine)
-	case alternatingUsers:
-		strategy = alternating.New(engine, append([]alternating.Option{alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength)}, r.altOpts...)...)
-	}
-	h, err := rotator.New(r.sm.Client(), strategy, append([]rotator.Option{rotator.WithLogger(r.logs.Logger())}, r.opts...)...)
+	h, err := rotator.New(r.sm.Client(), r.strategy(), append([]rotator.Option{rotator.WithLogger(r.logs.Logger())}, r.opts...)...)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -113,6 +105,16 @@ func (r *pgRig) sandbox() rotatortest.RotationFunc {
 		}
 		return err
 	}
+}
+
+// strategy builds the rig's strategy with a new engine, as a function's
+// main does.
+func (r *pgRig) strategy() rotator.Strategy {
+	engine := postgres.New()
+	if r.kind == alternatingUsers {
+		return alternating.New(engine, append([]alternating.Option{alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength)}, r.altOpts...)...)
+	}
+	return single.New(engine)
 }
 
 // rotate runs one rotation through RotateSecret and returns the outcome.

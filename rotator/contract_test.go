@@ -291,7 +291,7 @@ func TestFullRotation(t *testing.T) {
 	}
 }
 
-// callBudget is DESIGN's budget of Secrets Manager calls for a full
+// callBudget is the budget (ARCHITECTURE.md) of Secrets Manager calls for a full
 // single-user rotation with every check: createSecret 4 (DescribeSecret,
 // GetSecretValue at the token to never replace a stored value, current,
 // PutSecretValue), setSecret 3 (pending, DescribeSecret for rotation

@@ -161,8 +161,12 @@ func EnvOptionsFor(getenv func(string) string, api RandomPasswordAPI, s Strategy
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvDryRun, err)
 	}
+	local, err := localDriverFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
-	opts := []Option{WithPasswordGenerator(gen), WithLogger(logger), WithDryRun(dry)}
+	opts := []Option{WithPasswordGenerator(gen), WithLogger(logger), WithDryRun(dry), WithLocalDriver(local)}
 	metrics := strings.TrimSpace(getenv(EnvMetrics))
 	if metrics == "" && getenv("AWS_LAMBDA_FUNCTION_NAME") != "" {
 		metrics = "true"

@@ -3,6 +3,7 @@ package rotator_test
 // README:begin custom-rotator
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -27,8 +28,16 @@ func (k *keyService) check(key string) bool   { k.mu.Lock(); defer k.mu.Unlock()
 // apiKeyRotator is a complete rotator: three steps, plus a clean-up that
 // runs only after AWSCURRENT has moved. The rotator package makes every
 // Secrets Manager call and every version-stage decision.
+//
+// Secrets Manager may run any step more than once for one rotation: again
+// after a failure (the whole rotation, same token), twice at once, or
+// after the function crashed half-way. So no step may assume it runs
+// first: each makes the service reach a state (this key is valid), never
+// performs an action (add a key).
 type apiKeyRotator struct{ svc *keyService }
 
+// CreatePending builds the new value and changes nothing: it also runs in
+// dry runs, and on a retry its value is thrown away (the stored one wins).
 func (a apiKeyRotator) CreatePending(ctx context.Context, r *rotator.Rotation) (*rotator.Secret, error) {
 	cur, err := r.Current(ctx)
 	if err != nil {
@@ -43,7 +52,21 @@ func (a apiKeyRotator) CreatePending(ctx context.Context, r *rotator.Rotation) (
 	return next, nil
 }
 
+// SetPending makes the service accept the pending key. In a dry run
+// (r.DryRun) it checks what a real run needs, here that the current key
+// works, and changes nothing: Secrets Manager retries a dry run, which
+// never moves AWSCURRENT, as a failed rotation.
 func (a apiKeyRotator) SetPending(ctx context.Context, r *rotator.Rotation) error {
+	if r.DryRun {
+		cur, err := r.Current(ctx)
+		if err != nil {
+			return err
+		}
+		if key, _ := cur.String("api_key"); !a.svc.check(key) {
+			return fmt.Errorf("current key rejected: %w", rotator.ErrLoginFailed)
+		}
+		return nil
+	}
 	p, err := r.Pending(ctx)
 	if err != nil {
 		return err
@@ -53,6 +76,8 @@ func (a apiKeyRotator) SetPending(ctx context.Context, r *rotator.Rotation) erro
 	return nil
 }
 
+// TestPending proves the pending key works; it changes nothing, in any
+// run.
 func (a apiKeyRotator) TestPending(ctx context.Context, r *rotator.Rotation) error {
 	p, err := r.Pending(ctx)
 	if err != nil {
@@ -64,13 +89,20 @@ func (a apiKeyRotator) TestPending(ctx context.Context, r *rotator.Rotation) err
 	return nil
 }
 
+// AfterPromotion revokes the old key once the new one is AWSCURRENT:
+// earlier, applications that read the secret before the promotion would
+// lose their key. It runs again when finishSecret is retried after the
+// promotion, and never in a dry run.
 func (a apiKeyRotator) AfterPromotion(ctx context.Context, r *rotator.Rotation) error {
 	prev, err := r.Previous(ctx)
+	if errors.Is(err, rotator.ErrNoPrevious) {
+		return nil // nothing to revoke
+	}
 	if err != nil {
 		return err
 	}
 	key, _ := prev.String("api_key")
-	a.svc.set(key, false) // revoke the old key only once the new one is current
+	a.svc.set(key, false) // idempotent: revoking twice is revoking once
 	return nil
 }
 

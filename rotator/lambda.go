@@ -9,8 +9,8 @@ import (
 )
 
 // StartLambda is the whole of a rotation function's main: it builds the
-// strategy, the Handler from the environment (NewFromEnv) and hands it to
-// the Lambda runtime. A build error is logged as JSON and ends the process,
+// strategy, the Handler from the environment (NewFromEnv) and hands its
+// Invoke to the Lambda runtime. A build error is logged as JSON and ends the process,
 // which Lambda reports as an init error.
 func StartLambda(build func(ctx context.Context) (Strategy, error), opts ...Option) {
 	ctx := context.Background()
@@ -26,5 +26,5 @@ func StartLambda(build func(ctx context.Context) (Strategy, error), opts ...Opti
 	if err != nil {
 		fail(err)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(h.Invoke)
 }

@@ -165,7 +165,7 @@ func motoScenarioFullRotation(t *testing.T, be motoBackend) {
 	}
 }
 
-// A full rotation costs at most 10 Secrets Manager calls (DESIGN's budget),
+// A full rotation costs at most 10 Secrets Manager calls (ARCHITECTURE.md's budget),
 // counted on the handler's client, and the same number on both backends.
 func motoScenarioCallBudget(t *testing.T, be motoBackend) {
 	e := newMotoEnv(t, be)

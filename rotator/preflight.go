@@ -50,3 +50,18 @@ type PreflightInput struct {
 type Preflighter interface {
 	Preflight(ctx context.Context, in PreflightInput) []Check
 }
+
+// PreflightMasterRequest asks an engine to check, as the master, the
+// privileges an alternating-users rotation needs.
+type PreflightMasterRequest struct {
+	// Master is the master secret, its connection fields filled in.
+	Master *Secret
+	// Users are the users whose passwords the master sets (both users of
+	// the pair).
+	Users []string
+	// Template, when set, is the user the clone is a twin of.
+	Template string
+	// Clone is the user made as Template's twin; it may not exist yet.
+	// Empty when both users are pre-created.
+	Clone string
+}

@@ -20,17 +20,47 @@ import (
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
+// awsFlags name the Secrets Manager a command talks to, spelled as the AWS
+// CLI spells them so that a user's habits (and scripts) carry over:
+// --endpoint-url, --region, --profile. --endpoint, this command's first
+// spelling, stays as an alias so that existing scripts keep working.
+type awsFlags struct {
+	endpoint, region, profile string
+}
+
+// register defines the flags on fs.
+func (a *awsFlags) register(fs *flagSet) {
+	fs.StringVar(&a.endpoint, "endpoint-url", "", "the Secrets Manager endpoint, e.g. http://127.0.0.1:8484 (rotator local); default: AWS, or $"+rotator.EnvEndpoint+", $AWS_ENDPOINT_URL_SECRETS_MANAGER")
+	fs.alias("endpoint", "endpoint-url")
+	fs.StringVar(&a.region, "region", "", "the AWS region; default: $AWS_REGION, $AWS_DEFAULT_REGION or the profile's (us-east-1 for an endpoint on this machine)")
+	fs.StringVar(&a.profile, "profile", "", "a named profile of the AWS CLI's files (~/.aws/config, ~/.aws/credentials); default: $AWS_PROFILE, else the default profile")
+}
+
+// args returns the flags that name the same Secrets Manager again, for the
+// commands a message suggests ("" when none were given).
+func (a awsFlags) args() string {
+	var b strings.Builder
+	for _, f := range []struct{ name, v string }{{"--endpoint-url", a.endpoint}, {"--region", a.region}, {"--profile", a.profile}} {
+		if f.v != "" {
+			b.WriteString(" " + f.name + " " + f.v)
+		}
+	}
+	return b.String()
+}
+
 // secretsManager builds the Secrets Manager client: the SDK's default
-// configuration (credentials, region, profile), the endpoint from --endpoint
-// or $SECRETS_MANAGER_ENDPOINT / $AWS_ENDPOINT_URL_SECRETS_MANAGER, the
-// region from --region. An endpoint on this machine (rotator local, moto)
-// gets placeholder credentials and region us-east-1 unless the environment
-// names its own.
-func (c *cli) secretsManager(ctx context.Context, endpoint, region string) (*secretsmanager.Client, error) {
+// configuration (credentials, region, profile), the endpoint from
+// --endpoint-url or $SECRETS_MANAGER_ENDPOINT / $AWS_ENDPOINT_URL_SECRETS_MANAGER,
+// the region from --region and the profile from --profile. An endpoint on
+// this machine (rotator local, moto) checks no credentials and has no
+// region of its own: it gets placeholder credentials unless the
+// environment or --profile names some, and region us-east-1 unless one is
+// configured, so that it works on a machine without an AWS account.
+func (c *cli) secretsManager(ctx context.Context, a awsFlags) (*secretsmanager.Client, error) {
 	getenv := c.getenv
-	if endpoint != "" {
+	if endpoint := a.endpoint; endpoint != "" {
 		if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("--endpoint %q: want a URL such as http://127.0.0.1:8484", endpoint)
+			return nil, fmt.Errorf("--endpoint-url %q: want a URL such as http://127.0.0.1:8484", endpoint)
 		}
 		getenv = func(k string) string {
 			if k == rotator.EnvEndpoint {
@@ -41,23 +71,27 @@ func (c *cli) secretsManager(ctx context.Context, endpoint, region string) (*sec
 	}
 	effective := firstNonEmpty(getenv(rotator.EnvEndpoint), getenv("AWS_ENDPOINT_URL_SECRETS_MANAGER"), getenv("AWS_ENDPOINT_URL"))
 	var opts []func(*config.LoadOptions) error
-	if region != "" {
-		opts = append(opts, config.WithRegion(region))
+	if a.region != "" {
+		opts = append(opts, config.WithRegion(a.region))
+	}
+	if a.profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(a.profile))
 	}
 	if isLoopback(effective) {
-		if region == "" && getenv("AWS_REGION") == "" && getenv("AWS_DEFAULT_REGION") == "" {
-			opts = append(opts, config.WithRegion(rotatortest.Region))
-		}
-		if !hasCredentialsInEnv(getenv) {
+		opts = append(opts, config.WithDefaultRegion(rotatortest.Region))
+		if a.profile == "" && !hasCredentialsInEnv(getenv) {
 			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("rotator-local", "rotator-local", "")))
 		}
 	}
 	client, err := awsconfig.NewSecretsManagerClient(ctx, getenv, opts...)
 	if err != nil {
+		if a.profile != "" {
+			return nil, fmt.Errorf("--profile %s: %w", a.profile, err)
+		}
 		return nil, err
 	}
 	if client.Options().Region == "" {
-		return nil, errors.New("no AWS region: pass --region or set AWS_REGION")
+		return nil, errors.New("no AWS region: pass --region, set AWS_REGION, or name a profile with a region (--profile)")
 	}
 	return client, nil
 }
@@ -103,15 +137,15 @@ func apiFix(err error, what string) string {
 	var ae smithy.APIError
 	switch {
 	case errors.As(err, &nf):
-		return "check " + what + " (a name or an ARN) and the region (--region)"
+		return "check " + what + " (a name or an ARN), the region (--region) and the account (--profile)"
 	case errors.As(err, &ae) && (ae.ErrorCode() == "AccessDeniedException" || ae.ErrorCode() == "UnrecognizedClientException"):
 		return "check the AWS credentials, and that they allow secretsmanager:DescribeSecret and GetSecretValue on the secret (and kms:Decrypt on its key)"
 	case errors.As(err, &ae):
 		return "see the Secrets Manager error above"
 	case strings.Contains(err.Error(), "get credentials") || strings.Contains(err.Error(), "get identity"):
-		return "no AWS credentials: configure them (AWS_PROFILE, aws configure, aws sso login), or point --endpoint at a local Secrets Manager (rotator local)"
+		return "no AWS credentials: configure them (aws configure, aws sso login) and name the profile (--profile, AWS_PROFILE), or point --endpoint-url at a local Secrets Manager (rotator local)"
 	}
-	return "check that the Secrets Manager endpoint is reachable (--endpoint, $" + rotator.EnvEndpoint + ") and the AWS credentials"
+	return "check that the Secrets Manager endpoint is reachable (--endpoint-url, $" + rotator.EnvEndpoint + ") and the AWS credentials"
 }
 
 // describeSecret returns the secret's ARN, name and version stages.

@@ -14,20 +14,26 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/jackc/pgx/v5/pgconn"
+	tclog "github.com/testcontainers/testcontainers-go/log"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
 func (c *cli) demo(ctx context.Context, args []string) int {
-	fs := c.flags("demo", "demo [-v]")
+	fs := c.flags("demo")
+	keep := fs.Bool("keep", false, "after the demo, keep its PostgreSQL and a Secrets Manager holding its secrets running until Ctrl-C, for rotator preflight and rotate (README: Quick start)")
+	port := fs.Int("port", DefaultLocalPort, "with --keep: the TCP port of the Secrets Manager on 127.0.0.1 (0: any free port)")
 	verbose := fs.Bool("v", false, "print every step of every rotation, with its metrics")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
-	d := &demo{c: c, out: c.stdout, verbose: *verbose}
+	if *port < 0 || *port > 65535 {
+		c.errorf("demo: --port %d is not a TCP port", *port)
+		return exitUsage
+	}
+	d := &demo{c: c, out: c.stdout, verbose: *verbose, keep: *keep, port: *port}
 	if err := d.run(ctx); err != nil {
 		c.errorf("demo: %v", err)
 		return exitFailed
@@ -39,19 +45,43 @@ func (c *cli) demo(ctx context.Context, args []string) int {
 // Manager, then rotates a single user and, twice, a pair of alternating
 // users, through the same code as `rotator rotate` and the built-in
 // handlers. Logins made here, independently of the engine, prove the
-// result.
+// result. With keep, both stay up afterwards, the Secrets Manager on a
+// known port, so that the README's next commands (rotator preflight and
+// rotate) have a database and secrets to work on without an AWS account
+// or a database of the user's own.
 type demo struct {
 	c       *cli
 	out     io.Writer
 	verbose bool
+	keep    bool
+	port    int
 
 	pg     *pgserver.Server
-	sm     *rotatortest.Server
+	sm     *secretsmanager.Client
+	smURL  string
 	failed bool
 }
 
 func (d *demo) run(ctx context.Context) error {
 	fmt.Fprintln(d.out, "Rotator demo: a throwaway PostgreSQL, a local Secrets Manager, the real rotation handlers.")
+	// testcontainers prints a banner on its first call to a Docker engine;
+	// the demo's output is its own.
+	tclog.SetDefault(tclog.NewNoopLogger())
+	// The kept Secrets Manager listens first: a port already taken fails
+	// the demo before it spends seconds starting PostgreSQL.
+	var kept *localServer
+	if d.keep {
+		var err error
+		if kept, err = serveLocal("127.0.0.1", d.port); err != nil {
+			return fmt.Errorf("--keep: %w", err)
+		}
+		defer kept.close(ctx)
+		d.sm, d.smURL = kept.client, kept.url
+	} else {
+		srv := rotatortest.NewServer()
+		defer srv.Close()
+		d.sm, d.smURL = srv.Client(), srv.URL()
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	pg, err := pgserver.Start(startCtx, pgserver.Options{TLSHosts: []string{"127.0.0.1", "localhost"}})
 	cancel()
@@ -63,16 +93,19 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	defer pg.Stop()
 	d.pg = pg
+	if pg.FellBack != "" {
+		// An engine answered but gave no server (an image that cannot be
+		// pulled offline): say why the demo runs on local binaries.
+		d.c.errorf("demo: %s; using the local binaries", pg.FellBack)
+	}
 	how := "local binaries"
 	if pg.Mode == pgserver.ModeContainer {
-		how = "container"
+		how = "container " + pg.Image
 	}
 	version, _, _ := strings.Cut(pg.Version, " ")
 	fmt.Fprintf(d.out, "  PostgreSQL %s (%s) on %s:%d, TLS with a CA made for it\n", version, how, pg.Host, pg.Port)
 
-	d.sm = rotatortest.NewServer()
-	defer d.sm.Close()
-	fmt.Fprintf(d.out, "  Secrets Manager (rotatortest) on %s\n\n", d.sm.URL())
+	fmt.Fprintf(d.out, "  Secrets Manager (rotatortest) on %s\n\n", d.smURL)
 
 	// The users: one that rotates its own password, one whose rotations
 	// alternate with a clone, and the master that makes the clone.
@@ -158,7 +191,28 @@ func (d *demo) run(ctx context.Context) error {
 	if d.failed {
 		return errors.New("a login check failed (marked ✗ above)")
 	}
-	fmt.Fprintln(d.out, "\nDemo passed. Try it on your own secrets: go install ./cmd/rotator, then rotator local (README: Quick start).")
+	if !d.keep {
+		fmt.Fprintln(d.out, "\nDemo passed. Next: rotator demo --keep leaves all this running for rotator preflight and rotate (README: Quick start).")
+		return nil
+	}
+	out := &lockedWriter{w: d.out}
+	d.c.registerFunctions(ctx, kept.srv, kept.client, out)
+	fmt.Fprintf(out, `
+Demo passed. Kept running until Ctrl-C, which removes both:
+  PostgreSQL %s on %s:%d (the demo's users: demo_single, demo_app, demo_app_clone, demo_admin)
+  Secrets Manager on %s, with the secrets
+    demo/single-user        for postgres-single-user
+    demo/alternating-users  for postgres-alternating-users (its master: demo/master)
+  and the built-in rotation functions, as arn:aws:lambda:%s:%s:function:NAME
+
+`, version, pg.Host, pg.Port, d.smURL, rotatortest.Region, rotatortest.AccountID)
+	printClientSetup(out, d.smURL, "demo/single-user")
+	printTryIt(out, d.smURL, "demo/single-user", "postgres-single-user")
+	fmt.Fprintln(out, "State lives in memory and is gone when this stops. Ctrl-C stops it.")
+	if err := kept.wait(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "stopping: PostgreSQL and its data are removed")
 	return nil
 }
 
@@ -181,7 +235,7 @@ func (d *demo) createSecret(ctx context.Context, name, user, pw, masterARN strin
 	if err != nil {
 		return "", err
 	}
-	out, err := d.sm.Client().CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(b))})
+	out, err := d.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(name), SecretString: aws.String(string(b))})
 	if err != nil {
 		return "", fmt.Errorf("create secret %s: %w", name, err)
 	}
@@ -190,13 +244,13 @@ func (d *demo) createSecret(ctx context.Context, name, user, pw, masterARN strin
 
 // rotate runs one rotation the way `rotator rotate` does.
 func (d *demo) rotate(ctx context.Context, function, arn string) (*rotationResult, error) {
-	fn := catalog.MustLookup(function)
+	fn := mustFunction(function)
 	strategy, err := fn.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", function, err)
 	}
 	rot := &rotation{
-		sm:       d.sm.Client(),
+		sm:       d.sm,
 		function: fn.Name,
 		strategy: strategy,
 		secretID: arn,
@@ -226,7 +280,7 @@ func (d *demo) rotate(ctx context.Context, function, arn string) (*rotationResul
 
 // currentPassword reads AWSCURRENT and checks it names user.
 func (d *demo) currentPassword(ctx context.Context, arn, user string) (string, error) {
-	out, err := d.sm.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	out, err := d.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
 	if err != nil {
 		return "", err
 	}

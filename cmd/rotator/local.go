@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
@@ -28,10 +27,10 @@ import (
 const DefaultLocalPort = 8484
 
 func (c *cli) local(ctx context.Context, args []string) int {
-	fs := c.flags("local", "local [--port N] [--host ADDR] [--seed FILE]")
+	fs := c.flags("local")
 	port := fs.Int("port", DefaultLocalPort, "TCP port to listen on (0: any free port)")
 	host := fs.String("host", "127.0.0.1", "address to listen on (the server checks no credentials: keep it on loopback)")
-	seed := fs.String("seed", "", `JSON file of secrets to create: {"secrets":[{"name":"app/db","value":{...}}]}`)
+	seed := fs.String("seed", "", `JSON file of secrets to create: {"secrets":[{"name":"app/db","value":{...}}]} (examples/quickstart/secrets.json)`)
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -48,60 +47,126 @@ func (c *cli) local(ctx context.Context, args []string) int {
 		}
 	}
 
-	srv := rotatortest.NewServer(rotatortest.WithoutListener())
-	defer srv.Close()
-	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
+	ls, err := serveLocal(*host, *port)
 	if err != nil {
 		c.errorf("local: %v", err)
 		return exitFailed
 	}
-	url := "http://" + ln.Addr().String()
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
+	defer ls.close(ctx)
 
-	client := secretsmanager.New(secretsmanager.Options{}, rotatortest.EndpointOptions(url))
-	created, err := createSeeds(ctx, client, seeds)
+	created, err := createSeeds(ctx, ls.client, seeds)
 	if err != nil {
 		c.errorf("local: seed %s: %v", *seed, err)
 		return exitFailed
 	}
 	out := &lockedWriter{w: c.stdout}
-	functions := c.registerFunctions(ctx, srv, client, out)
+	functions := c.registerFunctions(ctx, ls.srv, ls.client, out)
 
-	fmt.Fprintf(out, "Secrets Manager (rotatortest) listening on %s\n", url)
+	fmt.Fprintf(out, "Secrets Manager (rotatortest) listening on %s\n", ls.url)
 	for _, s := range created {
 		fmt.Fprintf(out, "  seeded %s  %s\n", s.name, s.arn)
 	}
 	for _, f := range functions {
 		fmt.Fprintf(out, "  rotation function %s\n", f)
 	}
-	fmt.Fprintf(out, `
-Point the AWS CLI and SDKs at it:
-  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%[1]s AWS_REGION=%[2]s AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
-  aws --endpoint-url %[1]s secretsmanager create-secret --name app/db --secret-string file://secret.json
-  rotator preflight --endpoint %[1]s --secret-id app/db --function postgres-single-user
-  rotator rotate --endpoint %[1]s --secret-id app/db --function postgres-single-user
-  aws --endpoint-url %[1]s secretsmanager rotate-secret --secret-id app/db --rotation-lambda-arn %[3]s
-State lives in memory and is gone when this stops. Ctrl-C stops it.
-`, url, rotatortest.Region, rotatortest.FunctionARN("postgres-single-user"))
+	example := "app/db"
+	if len(created) > 0 {
+		example = created[0].name
+	}
+	fmt.Fprintln(out)
+	printClientSetup(out, ls.url, example)
+	printTryIt(out, ls.url, example, "postgres-single-user")
+	fmt.Fprintln(out, "State lives in memory and is gone when this stops. Ctrl-C stops it.")
 
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(out, "stopping")
-		return exitOK
-	case err := <-served:
-		if errors.Is(err, http.ErrServerClosed) {
-			return exitOK
-		}
+	if err := ls.wait(ctx); err != nil {
 		c.errorf("local: %v", err)
 		return exitFailed
 	}
+	fmt.Fprintln(out, "stopping")
+	return exitOK
+}
+
+// localServer is rotatortest's Secrets Manager served on an address of the
+// user's choosing (rotator local, rotator demo --keep).
+type localServer struct {
+	srv    *rotatortest.Server
+	url    string
+	client *secretsmanager.Client
+	hs     *http.Server
+	served chan error
+}
+
+// serveLocal listens on host:port and serves a new, empty Secrets Manager
+// there.
+func serveLocal(host string, port int) (*localServer, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("%w (another rotator local or rotator demo --keep? pass --port)", err)
+	}
+	srv := rotatortest.NewServer(rotatortest.WithoutListener())
+	url := "http://" + ln.Addr().String()
+	ls := &localServer{
+		srv:    srv,
+		url:    url,
+		client: secretsmanager.New(secretsmanager.Options{}, rotatortest.EndpointOptions(url)),
+		hs:     &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		served: make(chan error, 1),
+	}
+	go func() { ls.served <- ls.hs.Serve(ln) }()
+	return ls, nil
+}
+
+// wait serves until ctx is done (nil) or the server fails.
+func (l *localServer) wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-l.served:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// close stops serving, giving requests in flight a few seconds, even
+// when ctx was cancelled (that is how the server is asked to stop).
+func (l *localServer) close(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = l.hs.Shutdown(sctx)
+	l.srv.Close()
+}
+
+// printClientSetup prints the environment that points the AWS CLI (v1 and
+// v2), the SDKs and rotator at a local Secrets Manager, with a command
+// that reads secretID through it. The clients read different variables:
+// AWS CLI v2, recent v1 releases and the SDKs take the endpoint from
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, older v1 releases only from
+// --endpoint-url; v1 takes the region from AWS_DEFAULT_REGION only, v2 and
+// the SDKs from AWS_REGION first. Every client insists on credentials,
+// which the server never checks: placeholders do.
+func printClientSetup(w io.Writer, url, secretID string) {
+	v2 := "aws secretsmanager describe-secret --secret-id " + secretID
+	v1 := "aws --endpoint-url " + url + " secretsmanager describe-secret --secret-id " + secretID
+	width := max(len(v1), len(v2))
+	fmt.Fprintf(w, `Point the AWS CLI and SDKs at it (it checks no credentials: placeholders do):
+  export AWS_ENDPOINT_URL_SECRETS_MANAGER=%[1]s
+  export AWS_REGION=%[2]s AWS_DEFAULT_REGION=%[2]s
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+  %-[3]*[4]s  # AWS CLI v2 (and recent v1), the SDKs, rotator
+  %-[3]*[5]s  # AWS CLI v1, or any version
+`, url, rotatortest.Region, width, v2, v1)
+}
+
+// printTryIt prints the commands that use a local Secrets Manager on a
+// secret it holds.
+func printTryIt(w io.Writer, url, secretID, function string) {
+	fmt.Fprintf(w, `Then:
+  rotator preflight --endpoint-url %[1]s --secret-id %[2]s --function %[3]s
+  rotator rotate --endpoint-url %[1]s --secret-id %[2]s --function %[3]s
+  aws --endpoint-url %[1]s secretsmanager rotate-secret --secret-id %[2]s --rotation-lambda-arn %[4]s
+`, url, secretID, function, rotatortest.FunctionARN(function))
 }
 
 // registerFunctions makes every built-in function invocable by
@@ -115,7 +180,7 @@ func (c *cli) registerFunctions(ctx context.Context, srv *rotatortest.Server, cl
 	if err != nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	for _, fn := range catalog.All() {
+	for _, fn := range builtins {
 		strategy, err := fn.New(ctx)
 		if err != nil {
 			c.errorf("local: %s not available: %v", fn.Name, err)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotatorkit/rotator/engines/postgres"
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
@@ -427,34 +428,73 @@ func writeFile(path, content string) error {
 	return os.WriteFile(path, []byte(content), 0o600)
 }
 
-// TestReadmeQuickStart keeps README's Quick start to exactly the commands
-// the issue asks for, with flags the commands accept and a seed file they
-// read.
-func TestReadmeQuickStart(t *testing.T) {
-	cleanEnv(t)
+// readmeSection returns the README's section under heading (a "## "
+// line), up to the next heading of that level.
+func readmeSection(t *testing.T, heading string) string {
+	t.Helper()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	i := strings.Index(readme, "## Quick start\n")
+	i := strings.Index(readme, heading+"\n")
 	if i < 0 {
-		t.Fatal("README has no Quick start")
+		t.Fatalf("README has no %q", heading)
 	}
-	section := readme[i:]
-	if j := strings.Index(section[3:], "\n## "); j >= 0 {
-		section = section[:j+3]
+	section := readme[i+len(heading):]
+	if j := strings.Index(section, "\n## "); j >= 0 {
+		section = section[:j]
 	}
-	block := between(t, section, "```sh\n", "```")
-	want := []string{
-		"make demo",
-		"go install ./cmd/rotator",
-		"rotator local --seed secrets.json",
-		"rotator preflight --endpoint http://127.0.0.1:8484 --secret-id app/db --function postgres-single-user",
-		"rotator rotate --endpoint http://127.0.0.1:8484 --secret-id app/db --function postgres-single-user",
+	return section
+}
+
+// quickStartCommands returns the lines of README's Quick start, the
+// commands TestPostgresQuickStart runs. Each must be a plain command (no
+// quoting, variables or pipes) so that it runs the same whatever the
+// user's shell.
+func quickStartCommands(t *testing.T) []string {
+	t.Helper()
+	block := between(t, readmeSection(t, "## Quick start"), "```sh\n", "```")
+	lines := strings.Split(strings.TrimSpace(block), "\n")
+	for _, l := range lines {
+		if strings.ContainsAny(l, `'"$|&;<>()*?#\`+"`") {
+			t.Fatalf("Quick start line %q is not a plain command", l)
+		}
 	}
-	if got := strings.Split(strings.TrimSpace(block), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("Quick start commands:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	return lines
+}
+
+// TestReadmeQuickStart checks README's Quick start without running it
+// (TestPostgresQuickStart does): the rotator commands accept their flags,
+// the endpoint is where rotator demo --keep listens, make demo is the
+// demo, and the seed file the README shows is the one shipped, and valid.
+func TestReadmeQuickStart(t *testing.T) {
+	cleanEnv(t)
+	section := readmeSection(t, "## Quick start")
+	lines := quickStartCommands(t)
+	var rotators int
+	for _, line := range lines {
+		args := strings.Fields(line)
+		switch {
+		case line == "make demo" || line == "go install ./cmd/rotator":
+		case args[0] == "rotator":
+			rotators++
+			// "-h" after the flags stops the command before it does
+			// anything, with status 0 when every flag is known.
+			if code, _, errOut := cliRun(t, append(args[1:], "-h")...); code != exitOK {
+				t.Errorf("%s: flags rejected: %s", line, errOut)
+			}
+			for i, a := range args {
+				if (a == "--endpoint-url" || a == "--endpoint") && i+1 < len(args) && args[i+1] != "http://127.0.0.1:"+strconv.Itoa(DefaultLocalPort) {
+					t.Errorf("%s: the endpoint is not where rotator demo --keep listens", line)
+				}
+			}
+		default:
+			t.Errorf("Quick start line %q: neither make demo, go install nor rotator", line)
+		}
+	}
+	if rotators < 3 || !slices.Contains(lines, "rotator demo --keep") {
+		t.Fatalf("Quick start has no rotator demo --keep, preflight and rotate:\n%s", strings.Join(lines, "\n"))
 	}
 	mk, err := os.ReadFile("../../Makefile")
 	if err != nil {
@@ -463,31 +503,37 @@ func TestReadmeQuickStart(t *testing.T) {
 	if !strings.Contains(string(mk), "\ndemo:\n\t$(GO) run ./cmd/rotator demo\n") {
 		t.Fatal("the Makefile's demo target does not run `go run ./cmd/rotator demo` (the code TestPostgresDemo runs)")
 	}
-	if !strings.Contains(readme, "http://127.0.0.1:"+strconv.Itoa(DefaultLocalPort)) {
-		t.Fatal("the README's endpoint is not rotator local's default port")
+
+	// The seed the README shows is examples/quickstart/secrets.json, and
+	// rotator local reads it.
+	shown := between(t, section, "```json\n", "```")
+	file, err := os.ReadFile("../../examples/quickstart/secrets.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Every rotator command line parses: "-h" after the flags stops the
-	// command before it does anything, with status 0 when every flag is
-	// known.
-	for _, line := range want[2:] {
-		args := append(strings.Fields(line)[1:], "-h")
-		if code, _, errOut := cliRun(t, args...); code != exitOK {
-			t.Errorf("%s: flags rejected: %s", line, errOut)
-		}
+	if shown != string(file) {
+		t.Errorf("README's seed differs from examples/quickstart/secrets.json:\n%s\nfile:\n%s", shown, file)
 	}
-	// The secrets.json shown, and the --seed example, are valid seeds.
-	dir := t.TempDir()
-	for n, doc := range []string{
-		between(t, section, "```json\n", "```"),
-		between(t, readme[strings.Index(readme, "`--seed FILE` creates secrets"):], "```json\n", "```"),
-	} {
-		p := dir + "/seed" + strconv.Itoa(n) + ".json"
-		if err := writeFile(p, doc); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := readSeed(p); err != nil {
-			t.Errorf("README seed example %d: %v", n, err)
-		}
+	if !strings.Contains(section, "examples/quickstart/secrets.json") {
+		t.Error("the Quick start does not name examples/quickstart/secrets.json")
+	}
+	if _, err := readSeed("../../examples/quickstart/secrets.json"); err != nil {
+		t.Error(err)
+	}
+	// So is the --seed format's example.
+	command := readmeSection(t, "## The rotator command")
+	p := filepath.Join(t.TempDir(), "seed.json")
+	if err := writeFile(p, between(t, command[strings.Index(command, "`--seed FILE` creates secrets"):], "```json\n", "```")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readSeed(p); err != nil {
+		t.Errorf("README's --seed example: %v", err)
+	}
+	// And rotator local's client settings are shown as printed.
+	var want strings.Builder
+	printClientSetup(&want, "http://127.0.0.1:"+strconv.Itoa(DefaultLocalPort), "app/db")
+	if !strings.Contains(command, "```\n"+want.String()+"```\n") {
+		t.Errorf("README's rotator local settings differ from what it prints:\n%s", want.String())
 	}
 }
 
@@ -507,16 +553,16 @@ func between(t *testing.T, s, begin, end string) string {
 
 // The summary line counts warnings, and says what they mean.
 func TestPrintChecksSummary(t *testing.T) {
-	pass := catalog.Check{Name: "a", Status: catalog.Pass}
-	warn := catalog.Check{Name: "b", Status: catalog.Warn, Detail: "no password checked", Fix: "scram"}
-	fail := catalog.Check{Name: "c", Status: catalog.Fail}
+	pass := rotator.Check{Name: "a", Status: rotator.CheckPass}
+	warn := rotator.Check{Name: "b", Status: rotator.CheckWarn, Detail: "no password checked", Fix: "scram"}
+	fail := rotator.Check{Name: "c", Status: rotator.CheckFail}
 	cases := []struct {
-		checks []catalog.Check
+		checks []rotator.Check
 		want   string
 	}{
-		{[]catalog.Check{pass}, "1 check: 1 passed, 0 failed, 0 skipped: ready to rotate."},
-		{[]catalog.Check{pass, warn}, "2 checks: 1 passed, 0 failed, 1 warned, 0 skipped: a rotation would work and protect nothing: fix the warnings above before rotating."},
-		{[]catalog.Check{warn, fail}, "2 checks: 0 passed, 1 failed, 1 warned, 0 skipped: fix the failures above before rotating."},
+		{[]rotator.Check{pass}, "1 check: 1 passed, 0 failed, 0 skipped: ready to rotate."},
+		{[]rotator.Check{pass, warn}, "2 checks: 1 passed, 0 failed, 1 warned, 0 skipped: a rotation would work and protect nothing: fix the warnings above before rotating."},
+		{[]rotator.Check{warn, fail}, "2 checks: 0 passed, 1 failed, 1 warned, 0 skipped: fix the failures above before rotating."},
 	}
 	for _, c := range cases {
 		var b bytes.Buffer

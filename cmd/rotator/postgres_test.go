@@ -431,6 +431,7 @@ func TestPostgresLocalRotateSecret(t *testing.T) {
 // TestPostgresDemo runs what `make demo` runs.
 func TestPostgresDemo(t *testing.T) {
 	cleanEnv(t)
+	pgtest.SetServerEnv(t) // the demo's server from the tests' backend
 	code, out, errOut := cliRun(t, "demo")
 	if code != exitOK && strings.Contains(errOut, pgserver.ErrUnavailable.Error()) && !pgtest.Required() {
 		t.Skip("no PostgreSQL for the demo: " + errOut)
@@ -551,5 +552,111 @@ func TestPostgresRotateAbandonPending(t *testing.T) {
 	}
 	if !canLogin(t, pg, user, currentValue(t, srv, arn).Password()) {
 		t.Fatal("AWSCURRENT does not log in")
+	}
+}
+
+// TestPostgresPreflightMissingRole: a secret whose user does not exist
+// fails the login row with a fix that says so and how to create it, not
+// one about pg_hba.conf. A server that checks passwords answers as for a
+// wrong password (it does not tell names apart); one that asks for none
+// names the missing role, and so does the rotation's error.
+func TestPostgresPreflightMissingRole(t *testing.T) {
+	cleanEnv(t)
+	srv := newSM(t)
+	for _, tc := range []struct {
+		name string
+		opts []pgtest.Option
+		want []string // in the login row's fix
+	}{
+		{"password-server", nil, []string{"or the role does not exist"}},
+		{"trust-server", []pgtest.Option{pgtest.WithTLS(), pgtest.WithHostAuth("trust")}, []string{"does not exist on this server", "CREATE ROLE"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pg := pgtest.Shared(t, tc.opts...)
+			user, pw := pgtest.UniqueName("ghost"), pgtest.RandomPassword(28)
+			arn := srv.MustCreateSecret(t, "pf/"+user, secretJSON(t, pg.Secret(user, pw), nil))
+			code, out, errOut := cliRun(t, "preflight", "--output", "json", "--endpoint-url", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+			var checks []jsonCheck
+			if err := json.Unmarshal([]byte(out), &checks); err != nil || code != exitFailed {
+				t.Fatalf("exit %d, %v", code, err)
+			}
+			var login *jsonCheck
+			for i := range checks {
+				if checks[i].Check == "login with AWSCURRENT" {
+					login = &checks[i]
+				}
+			}
+			if login == nil || login.Result != "FAIL" {
+				t.Fatalf("login row %+v, want FAIL", login)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(login.Fix, w) {
+					t.Errorf("fix %q lacks %q", login.Fix, w)
+				}
+			}
+			if strings.Contains(login.Fix, "pg_hba") {
+				t.Errorf("fix %q blames pg_hba.conf for a missing role", login.Fix)
+			}
+			noSecrets(t, out+errOut, pw)
+			if len(tc.opts) == 0 {
+				return
+			}
+			code, out, errOut = cliRun(t, "rotate", "--endpoint-url", srv.URL(), "--secret-id", arn, "--function", "postgres-single-user")
+			if code != exitFailed || !strings.Contains(errOut, `role "`+user+`" does not exist`) {
+				t.Fatalf("rotate: exit %d, stderr lacks the missing role", code)
+			}
+			noSecrets(t, out+errOut, pw)
+		})
+	}
+}
+
+// TestPostgresRotateOutputJSON: with --output json, stdout is the result
+// and only the result, for a rotation and a dry run; --emf's lines move to
+// stderr.
+func TestPostgresRotateOutputJSON(t *testing.T) {
+	cleanEnv(t)
+	pg := pgtest.Shared(t)
+	srv := newSM(t)
+	arn, user, pw := singleUser(t, pg, srv)
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		status string
+	}{
+		{"dry-run", []string{"--dry-run"}, "dry-run-passed"},
+		{"rotate", []string{"--emf"}, "rotated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := srv.VersionOf(arn, "AWSCURRENT")
+			args := append([]string{"rotate", "--output", "json", "--endpoint-url", srv.URL(), "--secret-id", "db/" + user, "--function", "postgres-single-user"}, tc.flags...)
+			code, out, errOut := cliRun(t, args...)
+			var res rotateJSON
+			if err := json.Unmarshal([]byte(out), &res); err != nil {
+				t.Fatalf("stdout is not one JSON object: %v", err)
+			}
+			if code != exitOK || res.Status != tc.status || res.ExitStatus != exitOK || res.ARN != arn || res.Name != "db/"+user || res.SecretID != "db/"+user ||
+				res.OldVersion != before || res.FailedStep != "" || res.Error != "" || len(res.Steps) != 4 || res.DurationMS <= 0 {
+				t.Fatalf("exit %d, result %+v", code, res)
+			}
+			for i, step := range []string{"createSecret", "setSecret", "testSecret", "finishSecret"} {
+				if res.Steps[i].Step != step || res.Steps[i].Outcome == "failure" {
+					t.Errorf("step %d: %+v, want %s", i, res.Steps[i], step)
+				}
+			}
+			switch tc.status {
+			case "rotated":
+				if res.CurrentVersion != res.Token || srv.VersionOf(arn, "AWSCURRENT") != res.Token || !res.PendingStored || res.DryRun {
+					t.Fatalf("result %+v does not say where AWSCURRENT is (%s)", res, srv.VersionOf(arn, "AWSCURRENT"))
+				}
+				if !strings.Contains(errOut, `{"_aws"`) {
+					t.Error("--emf's lines are not on stderr")
+				}
+			case "dry-run-passed":
+				if res.CurrentVersion != before || res.PendingStored || !res.DryRun {
+					t.Fatalf("result %+v", res)
+				}
+			}
+			noSecrets(t, out+errOut, pw, currentValue(t, srv, arn).Password())
+		})
 	}
 }

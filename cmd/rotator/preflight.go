@@ -12,17 +12,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
 func (c *cli) preflight(ctx context.Context, args []string) int {
-	fs := c.flags("preflight", "preflight --secret-id ID --function NAME [flags]")
+	fs := c.flags("preflight")
 	secretID := fs.String("secret-id", "", "the secret to check: a name or an ARN (required)")
-	function := fs.String("function", "", "the rotation function: "+strings.Join(catalog.Names(), ", ")+" (required)")
-	endpoint := fs.String("endpoint", "", "Secrets Manager endpoint URL (default: AWS; $"+rotator.EnvEndpoint+")")
-	region := fs.String("region", "", "AWS region (default: the SDK's, e.g. $AWS_REGION)")
-	asJSON := fs.Bool("json", false, "print the checks as a JSON array instead of a table")
+	function := fs.String("function", "", "the rotation function: "+strings.Join(functionNames(), ", ")+" (required)")
+	var where awsFlags
+	where.register(fs)
+	output := fs.registerOutput("text: a table of the checks; json: the checks as a JSON array", true)
 	if code, ok := c.parse(fs, args); !ok {
 		return code
 	}
@@ -34,14 +33,14 @@ func (c *cli) preflight(ctx context.Context, args []string) int {
 	if !ok {
 		return exitUsage
 	}
-	var checks []catalog.Check
-	sm, err := c.secretsManager(ctx, *endpoint, *region)
+	var checks []rotator.Check
+	sm, err := c.secretsManager(ctx, where)
 	if err != nil {
-		checks = []catalog.Check{{Name: "AWS configuration", Status: catalog.Fail, Detail: err.Error(), Fix: "pass --region, or configure the AWS SDK (AWS_REGION, AWS_PROFILE)"}}
+		checks = []rotator.Check{{Name: "AWS configuration", Status: rotator.CheckFail, Detail: err.Error(), Fix: "pass --region or --profile, or configure the AWS SDK (AWS_REGION, AWS_PROFILE)"}}
 	} else {
 		checks = runPreflight(ctx, sm, fn, *secretID)
 	}
-	if *asJSON {
+	if *output == "json" {
 		printChecksJSON(c.stdout, checks)
 	} else {
 		fmt.Fprintf(c.stdout, "Preflight of %s for %s (nothing is changed)\n\n", *secretID, fn.Name)
@@ -50,7 +49,7 @@ func (c *cli) preflight(ctx context.Context, args []string) int {
 	// A warning fails the command too: it means the rotation would change
 	// a password that nothing checks.
 	for _, ch := range checks {
-		if ch.Status == catalog.Fail || ch.Status == catalog.Warn {
+		if ch.Status == rotator.CheckFail || ch.Status == rotator.CheckWarn {
 			return exitFailed
 		}
 	}
@@ -60,20 +59,20 @@ func (c *cli) preflight(ctx context.Context, args []string) int {
 // runPreflight checks the secret in Secrets Manager, then runs the
 // function's own checks on its AWSCURRENT value. Every text is scrubbed of
 // the values of the secrets it read.
-func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn catalog.Function, secretID string) []catalog.Check {
+func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn function, secretID string) []rotator.Check {
 	scrub := rotator.NewScrubber()
-	var checks []catalog.Check
-	add := func(cs ...catalog.Check) {
+	var checks []rotator.Check
+	add := func(cs ...rotator.Check) {
 		for _, ch := range cs {
 			ch.Detail, ch.Fix = scrub.Scrub(ch.Detail), scrub.Scrub(ch.Fix)
 			checks = append(checks, ch)
 		}
 	}
-	finish := func() []catalog.Check { return checks }
+	finish := func() []rotator.Check { return checks }
 
 	desc, err := describeSecret(ctx, sm, secretID)
 	if err != nil {
-		add(catalog.Check{Name: "secret exists", Status: catalog.Fail, Detail: err.Error(), Fix: apiFix(err, "--secret-id")})
+		add(rotator.Check{Name: "secret exists", Status: rotator.CheckFail, Detail: err.Error(), Fix: apiFix(err, "--secret-id")})
 		return finish()
 	}
 	arn := aws.ToString(desc.ARN)
@@ -86,39 +85,39 @@ func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn catalog.Fun
 	} else {
 		detail += "; rotation not enabled (rotator rotate does not need it)"
 	}
-	add(catalog.Check{Name: "secret exists", Status: catalog.Pass, Detail: detail})
+	add(rotator.Check{Name: "secret exists", Status: rotator.CheckPass, Detail: detail})
 
 	current := versionWith(desc.VersionIdsToStages, "AWSCURRENT")
 	pending := versionWith(desc.VersionIdsToStages, "AWSPENDING")
 	switch {
 	case current == "":
-		add(catalog.Check{Name: "versions", Status: catalog.Fail, Detail: "no version is labelled AWSCURRENT", Fix: "store a value: aws secretsmanager put-secret-value --secret-id " + arn + " --secret-string file://value.json"})
+		add(rotator.Check{Name: "versions", Status: rotator.CheckFail, Detail: "no version is labelled AWSCURRENT", Fix: "store a value: aws secretsmanager put-secret-value --secret-id " + arn + " --secret-string file://value.json"})
 		return finish()
 	case pending != "" && pending != current:
-		add(catalog.Check{Name: "versions", Status: catalog.Pass, Detail: fmt.Sprintf("AWSCURRENT is %s; an unfinished rotation left AWSPENDING on %s: Secrets Manager reattempts it, rotator rotate takes the label over", current, pending)})
+		add(rotator.Check{Name: "versions", Status: rotator.CheckPass, Detail: fmt.Sprintf("AWSCURRENT is %s; an unfinished rotation left AWSPENDING on %s: Secrets Manager reattempts it, rotator rotate takes the label over", current, pending)})
 	default:
-		add(catalog.Check{Name: "versions", Status: catalog.Pass, Detail: fmt.Sprintf("AWSCURRENT is %s; no rotation in progress", current)})
+		add(rotator.Check{Name: "versions", Status: rotator.CheckPass, Detail: fmt.Sprintf("AWSCURRENT is %s; no rotation in progress", current)})
 	}
 
 	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn), VersionStage: aws.String("AWSCURRENT")})
 	if err != nil {
-		add(catalog.Check{Name: "secret value readable", Status: catalog.Fail, Detail: (&smError{op: "GetSecretValue", id: arn, err: err}).Error(), Fix: apiFix(err, "--secret-id")})
+		add(rotator.Check{Name: "secret value readable", Status: rotator.CheckFail, Detail: (&smError{op: "GetSecretValue", id: arn, err: err}).Error(), Fix: apiFix(err, "--secret-id")})
 		return finish()
 	}
 	if out.SecretString == nil {
-		add(catalog.Check{Name: "secret value readable", Status: catalog.Fail, Detail: "the secret holds binary data (SecretBinary)", Fix: "store the credentials as a JSON string (SecretString)"})
+		add(rotator.Check{Name: "secret value readable", Status: rotator.CheckFail, Detail: "the secret holds binary data (SecretBinary)", Fix: "store the credentials as a JSON string (SecretString)"})
 		return finish()
 	}
 	scrub.Add(*out.SecretString)
-	add(catalog.Check{Name: "secret value readable", Status: catalog.Pass, Detail: "AWSCURRENT read"})
+	add(rotator.Check{Name: "secret value readable", Status: rotator.CheckPass, Detail: "AWSCURRENT read"})
 	cur, err := rotator.ParseSecret(*out.SecretString)
 	if err != nil {
-		add(catalog.Check{Name: "secret value is JSON", Status: catalog.Fail, Detail: err.Error(),
+		add(rotator.Check{Name: "secret value is JSON", Status: rotator.CheckFail, Detail: err.Error(),
 			Fix: `store a JSON object, e.g. {"engine":"postgres","host":"db.example.com","port":5432,"username":"app","password":"...","dbname":"app"}`})
 		return finish()
 	}
 	scrub.AddSecret(cur)
-	add(catalog.Check{Name: "secret value is JSON", Status: catalog.Pass, Detail: "fields: " + strings.Join(cur.Fields(), ", ")})
+	add(rotator.Check{Name: "secret value is JSON", Status: rotator.CheckPass, Detail: "fields: " + strings.Join(cur.Fields(), ", ")})
 
 	getSecret := func(ctx context.Context, id string) (*rotator.Secret, string, error) {
 		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
@@ -136,15 +135,19 @@ func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn catalog.Fun
 		scrub.AddSecret(s)
 		return s, aws.ToString(out.ARN), nil
 	}
-	add(fn.Preflight(ctx, catalog.PreflightInput{Current: cur, ARN: aws.ToString(out.ARN), GetSecret: getSecret})...)
+	if fn.Bootstrap != "" {
+		add(bootstrapPreflight(ctx, fn, sm, aws.ToString(out.ARN))...)
+		return finish()
+	}
+	add(fn.Preflight(ctx, rotator.PreflightInput{Current: cur, ARN: aws.ToString(out.ARN), GetSecret: getSecret})...)
 	return finish()
 }
 
 // printChecks prints the table: check, result, detail, fix.
-func printChecks(w io.Writer, checks []catalog.Check) {
+func printChecks(w io.Writer, checks []rotator.Check) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tRESULT\tDETAIL\tFIX")
-	counts := map[catalog.Status]int{}
+	counts := map[rotator.CheckStatus]int{}
 	for _, ch := range checks {
 		counts[ch.Status]++
 		fix := ch.Fix
@@ -156,9 +159,9 @@ func printChecks(w io.Writer, checks []catalog.Check) {
 	_ = tw.Flush()
 	verdict := "ready to rotate"
 	switch {
-	case counts[catalog.Fail] > 0:
+	case counts[rotator.CheckFail] > 0:
 		verdict = "fix the failures above before rotating"
-	case counts[catalog.Warn] > 0:
+	case counts[rotator.CheckWarn] > 0:
 		verdict = "a rotation would work and protect nothing: fix the warnings above before rotating"
 	}
 	plural := "s"
@@ -166,10 +169,10 @@ func printChecks(w io.Writer, checks []catalog.Check) {
 		plural = ""
 	}
 	warned := ""
-	if counts[catalog.Warn] > 0 {
-		warned = fmt.Sprintf(", %d warned", counts[catalog.Warn])
+	if counts[rotator.CheckWarn] > 0 {
+		warned = fmt.Sprintf(", %d warned", counts[rotator.CheckWarn])
 	}
-	fmt.Fprintf(w, "\n%d check%s: %d passed, %d failed%s, %d skipped: %s.\n", len(checks), plural, counts[catalog.Pass], counts[catalog.Fail], warned, counts[catalog.Skip], verdict)
+	fmt.Fprintf(w, "\n%d check%s: %d passed, %d failed%s, %d skipped: %s.\n", len(checks), plural, counts[rotator.CheckPass], counts[rotator.CheckFail], warned, counts[rotator.CheckSkip], verdict)
 }
 
 func oneLine(s string) string {
@@ -183,7 +186,7 @@ type jsonCheck struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
-func printChecksJSON(w io.Writer, checks []catalog.Check) {
+func printChecksJSON(w io.Writer, checks []rotator.Check) {
 	out := make([]jsonCheck, len(checks))
 	for i, ch := range checks {
 		out[i] = jsonCheck{Check: ch.Name, Result: string(ch.Status), Detail: ch.Detail, Fix: ch.Fix}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,24 +19,24 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/rotatorkit/rotator/internal/catalog"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
 var steps = []rotator.Step{rotator.StepCreate, rotator.StepSet, rotator.StepTest, rotator.StepFinish}
 
 func (c *cli) rotate(ctx context.Context, args []string) int {
-	fs := c.flags("rotate", "rotate --secret-id ID --function NAME [flags]")
+	fs := c.flags("rotate")
 	secretID := fs.String("secret-id", "", "the secret to rotate: a name or an ARN (required)")
-	function := fs.String("function", "", "the rotation function: "+strings.Join(catalog.Names(), ", ")+" (required)")
-	endpoint := fs.String("endpoint", "", "Secrets Manager endpoint URL (default: AWS; $"+rotator.EnvEndpoint+")")
-	region := fs.String("region", "", "AWS region (default: the SDK's, e.g. $AWS_REGION)")
+	function := fs.String("function", "", "the rotation function: "+strings.Join(functionNames(), ", ")+" (required)")
+	var where awsFlags
+	where.register(fs)
+	output := fs.registerOutput("text: each step as it finishes, then a summary; json: one JSON object, the result, when the run ends (messages stay on stderr)", false)
 	dryRun := fs.Bool("dry-run", false, "perform every check, change neither the database nor the secret ($"+rotator.EnvDryRun+" too)")
 	token := fs.String("token", "", "the new version's id (ClientRequestToken); pass the token of a failed run to resume it (default: a new UUID)")
 	abandon := fs.Bool("abandon-pending", false, "start a new rotation although an unfinished one left a value at AWSPENDING. "+
 		"That value may be the only password the database accepts (single user, once its setSecret ran): it then stays in a version without a label, "+
 		"AWSCURRENT no longer logs in, this rotation cannot log in either, and the password must be reset by hand. Resume with --token instead")
-	emf := fs.Bool("emf", false, "also print the CloudWatch Embedded Metric Format lines a Lambda function writes ($"+rotator.EnvMetrics+"=true too)")
+	emf := fs.Bool("emf", false, "also print the CloudWatch Embedded Metric Format lines a Lambda function writes ($"+rotator.EnvMetrics+"=true too; on stderr with --output json)")
 	verbose := fs.Bool("v", false, "log each step's details to stderr ($"+rotator.EnvLogLevel+" sets the level)")
 	if code, ok := c.parse(fs, args); !ok {
 		return code
@@ -67,45 +68,65 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 		c.errorf("rotate: %v", err)
 		return exitUsage
 	}
+	// With --output json, stdout holds the result and nothing else, so
+	// that `rotator rotate --output json | jq` always parses.
+	asJSON := *output == "json"
+	text, emfOut := c.stdout, c.stdout
+	if asJSON {
+		text, emfOut = io.Discard, c.stderr
+	}
+	jsonError := func(err error) {
+		if asJSON {
+			writeJSON(c.stdout, rotateJSON{Status: "error", Function: fn.Name, SecretID: *secretID, DryRun: *dryRun || envDry, Error: err.Error()})
+		}
+	}
 
-	sm, err := c.secretsManager(ctx, *endpoint, *region)
+	sm, err := c.secretsManager(ctx, where)
 	if err != nil {
 		c.errorf("rotate: %v", err)
+		jsonError(err)
 		return exitFailed
 	}
-	strategy, err := fn.New(ctx)
+	var strategy rotator.Strategy
+	var boot *runningBootstrap
+	if fn.Bootstrap != "" {
+		boot, err = startBootstrap(ctx, fn, sm, c.getenv, *dryRun || envDry)
+		if err == nil {
+			defer boot.stop()
+		}
+	} else {
+		strategy, err = fn.New(ctx)
+	}
 	if err != nil {
 		c.errorf("rotate: %s: %v", fn.Name, err)
+		jsonError(err)
 		return exitFailed
 	}
 	rot := &rotation{
-		sm:       sm,
-		function: fn.Name,
-		strategy: strategy,
-		secretID: *secretID,
-		token:    *token,
-		abandon:  *abandon,
-		dryRun:   *dryRun || envDry,
-		getenv:   c.getenv,
-		logger:   logger,
-		progress: c.stdout,
+		bootstrap: boot,
+		sm:        sm,
+		function:  fn.Name,
+		strategy:  strategy,
+		secretID:  *secretID,
+		token:     *token,
+		abandon:   *abandon,
+		dryRun:    *dryRun || envDry,
+		getenv:    c.getenv,
+		logger:    logger,
+	}
+	if !asJSON {
+		rot.progress = c.stdout
 	}
 	if *emf || envEMF {
-		rot.observers = append(rot.observers, rotator.NewEMF(c.stdout))
+		rot.observers = append(rot.observers, rotator.NewEMF(emfOut))
 	}
 	res, err := rot.run(ctx)
 	if err != nil {
 		c.errorf("rotate: %v", err)
+		jsonError(err)
 		var ip *inProgressError
 		if errors.As(err, &ip) {
-			where := ""
-			if *endpoint != "" {
-				where += " --endpoint " + *endpoint
-			}
-			if *region != "" {
-				where += " --region " + *region
-			}
-			c.errorf("resume it: rotator rotate%s --secret-id %s --function %s --token %s", where, res.ARN, fn.Name, ip.Version)
+			c.errorf("resume it: rotator rotate%s --secret-id %s --function %s --token %s", where.args(), res.ARN, fn.Name, ip.Version)
 			c.errorf("or, knowing what it costs (see rotator rotate -h), start over with --abandon-pending")
 			return exitFailed
 		}
@@ -114,21 +135,95 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 		}
 		return exitFailed
 	}
-	fmt.Fprintln(c.stdout)
-	res.printMetrics(c.stdout)
-	var where string // the flags that name the same Secrets Manager again
-	if *endpoint != "" {
-		where += " --endpoint " + *endpoint
+	fmt.Fprintln(text)
+	res.printMetrics(text)
+	code := c.rotateVerdict(text, res, fn.Name, where.args())
+	if asJSON {
+		writeJSON(c.stdout, res.toJSON(*secretID, fn.Name, code))
 	}
-	if *region != "" {
-		where += " --region " + *region
-	}
-	return c.rotateVerdict(res, fn.Name, where)
+	return code
 }
 
-// rotateVerdict prints the outcome and returns the exit status. The
-// commands it suggests name function and end with where.
-func (c *cli) rotateVerdict(res *rotationResult, function, where string) int {
+// rotateJSON is `rotator rotate --output json`'s result. It holds no
+// secret value: step errors are the handler's, which are scrubbed.
+type rotateJSON struct {
+	// Status is rotated, dry-run-passed, failed, cleanup-failed (AWSCURRENT
+	// moved, the clean-up after it failed: exit status 3) or error (the
+	// run did not start: no such secret, no credentials).
+	Status   string `json:"status"`
+	Function string `json:"function"`
+	// SecretID is --secret-id as given; ARN and Name are the secret's.
+	SecretID string `json:"secret_id"`
+	ARN      string `json:"arn,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Token    string `json:"token,omitempty"`
+	DryRun   bool   `json:"dry_run"`
+	// OldVersion was AWSCURRENT before the run, CurrentVersion is after it.
+	OldVersion     string `json:"old_version,omitempty"`
+	CurrentVersion string `json:"current_version,omitempty"`
+	// PendingStored: the token's version holds a value, and --token
+	// resumes the rotation with it.
+	PendingStored bool       `json:"pending_stored"`
+	Steps         []stepJSON `json:"steps,omitempty"`
+	FailedStep    string     `json:"failed_step,omitempty"`
+	Error         string     `json:"error,omitempty"`
+	DurationMS    float64    `json:"duration_ms"`
+	ExitStatus    int        `json:"exit_status"`
+}
+
+type stepJSON struct {
+	Step       string  `json:"step"`
+	Outcome    string  `json:"outcome"`
+	DurationMS float64 `json:"duration_ms"`
+	Error      string  `json:"error,omitempty"`
+}
+
+func (res *rotationResult) toJSON(secretID, function string, code int) rotateJSON {
+	out := rotateJSON{
+		Function: function, SecretID: secretID, ARN: res.ARN, Name: res.Name, Token: res.Token, DryRun: res.DryRun,
+		OldVersion: res.OldVersion, CurrentVersion: res.CurrentVersion, PendingStored: res.PendingStored,
+		DurationMS: msFloat(res.Duration), ExitStatus: code,
+	}
+	for _, r := range res.Reports {
+		s := stepJSON{Step: string(r.Step), Outcome: r.Outcome, DurationMS: msFloat(r.Duration)}
+		if r.Err != nil {
+			s.Error = r.Err.Error()
+		}
+		out.Steps = append(out.Steps, s)
+	}
+	if res.Failed != nil {
+		out.FailedStep = string(res.Failed.Step)
+		out.Error = res.Failed.Err.Error()
+	}
+	switch {
+	case code == exitCleanup:
+		out.Status = "cleanup-failed"
+	case code != exitOK:
+		out.Status = "failed"
+		if out.Error == "" {
+			out.Error = "AWSCURRENT is not at the new version"
+		}
+	case res.DryRun:
+		out.Status = "dry-run-passed"
+	default:
+		out.Status = "rotated"
+	}
+	return out
+}
+
+func msFloat(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// writeJSON prints v as indented JSON, as `aws --output json` does.
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// rotateVerdict prints the outcome (on out; failures on stderr) and
+// returns the exit status. The commands it suggests name function and
+// end with where.
+func (c *cli) rotateVerdict(out io.Writer, res *rotationResult, function, where string) int {
 	old := short(res.OldVersion)
 	switch {
 	case res.Failed == nil && res.DryRun:
@@ -136,10 +231,10 @@ func (c *cli) rotateVerdict(res *rotationResult, function, where string) int {
 			c.errorf("dry run: the secret's versions changed during the run (another writer?)")
 			return exitFailed
 		}
-		fmt.Fprintf(c.stdout, "\nDry run passed: every check passed and nothing was written (AWSCURRENT is still version %s).\n", old)
+		fmt.Fprintf(out, "\nDry run passed: every check passed and nothing was written (AWSCURRENT is still version %s).\n", old)
 		return exitOK
 	case res.Failed == nil && res.Promoted:
-		fmt.Fprintf(c.stdout, "\nRotated %s: AWSCURRENT moved from version %s to %s (the old value is AWSPREVIOUS).\n", res.Name, old, short(res.Token))
+		fmt.Fprintf(out, "\nRotated %s: AWSCURRENT moved from version %s to %s (the old value is AWSPREVIOUS).\n", res.Name, old, short(res.Token))
 		return exitOK
 	case res.Failed == nil:
 		c.errorf("every step succeeded but AWSCURRENT is not at version %s: another rotation may have run at the same time", res.Token)
@@ -192,6 +287,7 @@ type rotation struct {
 	sm        *secretsmanager.Client
 	function  string
 	strategy  rotator.Strategy
+	bootstrap *runningBootstrap // a user's bootstrap runs the steps instead of strategy
 	secretID  string
 	token     string // "" : a new UUID
 	abandon   bool   // take AWSPENDING over even when its version holds a value
@@ -243,39 +339,8 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	if err := r.checkInProgress(ctx, res, before.VersionIdsToStages); err != nil {
 		return res, err
 	}
-	getenv := r.getenv
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	// The environment's password policy and source; this command decides
-	// the logger, the metrics and the dry run itself.
-	base, err := rotator.EnvOptionsFor(func(k string) string {
-		switch k {
-		case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel:
-			return ""
-		}
-		return getenv(k)
-	}, r.sm, r.strategy)
-	if err != nil {
-		return res, err
-	}
-	logger := r.logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
 	rec := &recorder{w: r.progress, dryRun: r.dryRun}
-	opts := append(base,
-		rotator.WithLogger(logger),
-		rotator.WithFunctionName(r.function),
-		rotator.WithLocalDriver(true),
-		rotator.WithDryRun(r.dryRun),
-		rotator.WithObserver(rec),
-	)
-	for _, o := range r.observers {
-		opts = append(opts, rotator.WithObserver(o))
-	}
-	opts = append(opts, r.options...)
-	h, err := rotator.New(r.sm, r.strategy, opts...)
+	runStep, err := r.stepRunner(rec)
 	if err != nil {
 		return res, err
 	}
@@ -293,7 +358,7 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	}
 	start := time.Now()
 	for _, step := range steps {
-		err := h.Handle(ctx, events.SecretsManagerSecretRotationEvent{
+		err := runStep(ctx, events.SecretsManagerSecretRotationEvent{
 			Step:               string(step),
 			SecretID:           res.ARN,
 			ClientRequestToken: res.Token,
@@ -338,6 +403,64 @@ func (r *rotation) run(ctx context.Context) (*rotationResult, error) {
 	_, res.PendingStored = after.VersionIdsToStages[res.Token]
 	res.Unchanged = sameStages(before.VersionIdsToStages, after.VersionIdsToStages)
 	return res, nil
+}
+
+// stepRunner returns what runs one step: the real handler in this
+// process (built with the local driver, the environment's password policy,
+// rec and the observers), or the user's bootstrap, whose steps rec hears
+// of from here.
+func (r *rotation) stepRunner(rec *recorder) (func(context.Context, events.SecretsManagerSecretRotationEvent) error, error) {
+	if b := r.bootstrap; b != nil {
+		return func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
+			start := time.Now()
+			err := b.step(ctx, ev)
+			rep := rotator.StepReport{Function: r.function, SecretID: ev.SecretID, Token: ev.ClientRequestToken, Step: rotator.Step(ev.Step), Duration: time.Since(start), Outcome: "success", Err: err}
+			if err != nil {
+				rep.Outcome = "failure"
+			}
+			rec.StepDone(ctx, rep)
+			for _, o := range r.observers {
+				o.StepDone(ctx, rep)
+			}
+			return err
+		}, nil
+	}
+	getenv := r.getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	// The environment's password policy and source; this command decides
+	// the logger, the metrics and the dry run itself.
+	base, err := rotator.EnvOptionsFor(func(k string) string {
+		switch k {
+		case rotator.EnvMetrics, "AWS_LAMBDA_FUNCTION_NAME", rotator.EnvDryRun, rotator.EnvLogLevel, rotator.EnvLocalDriver:
+			return ""
+		}
+		return getenv(k)
+	}, r.sm, r.strategy)
+	if err != nil {
+		return nil, err
+	}
+	logger := r.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := append(base,
+		rotator.WithLogger(logger),
+		rotator.WithFunctionName(r.function),
+		rotator.WithLocalDriver(true),
+		rotator.WithDryRun(r.dryRun),
+		rotator.WithObserver(rec),
+	)
+	for _, o := range r.observers {
+		opts = append(opts, rotator.WithObserver(o))
+	}
+	opts = append(opts, r.options...)
+	h, err := rotator.New(r.sm, r.strategy, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return h.Handle, nil
 }
 
 // inProgressError: another version holds AWSPENDING with a value, from a

@@ -22,35 +22,27 @@ import (
 // secret before any rotation. They read the secret and the server's
 // catalog and change nothing. Their texts never hold a password.
 
-// PreflightStatus is the result of one check.
-type PreflightStatus string
+// PreflightStatus is the result of one check (rotator's type: strategies
+// put the engine's checks in their reports as they are).
+type PreflightStatus = rotator.CheckStatus
 
 // The results of a check.
 const (
-	PreflightPass PreflightStatus = "PASS"
-	PreflightFail PreflightStatus = "FAIL"
+	PreflightPass = rotator.CheckPass
+	PreflightFail = rotator.CheckFail
 	// PreflightSkip: the check does not apply, or cannot run because an
 	// earlier one failed.
-	PreflightSkip PreflightStatus = "SKIP"
+	PreflightSkip = rotator.CheckSkip
 	// PreflightWarn: a rotation would work, and achieve nothing: the
 	// server let in a credential it should have rejected (a random wrong
 	// password), so it checks no password for this user and a rotation's
 	// testSecret proves nothing. `rotator preflight` exits 1 on it, as on
 	// a failure.
-	PreflightWarn PreflightStatus = "WARN"
+	PreflightWarn = rotator.CheckWarn
 )
 
 // PreflightCheck is one line of a preflight report.
-type PreflightCheck struct {
-	// Name says what was checked ("field host", "TCP connect", "login").
-	Name string
-	// Status is PASS, FAIL, WARN or SKIP.
-	Status PreflightStatus
-	// Detail says what was found.
-	Detail string
-	// Fix says how to repair a failure ("" otherwise).
-	Fix string
-}
+type PreflightCheck = rotator.Check
 
 func pfPass(name, detail string) PreflightCheck {
 	return PreflightCheck{Name: name, Status: PreflightPass, Detail: detail}
@@ -466,6 +458,11 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 	switch {
 	case code == "28P01":
 		fix = "the secret's password is not the user's current password (or the role does not exist): set the user's password to the secret's (ALTER ROLE ... PASSWORD, as an admin), or store the working password in the secret"
+	case code == "28000" && roleMissing(pe):
+		// The server says so only when it asked for no password (trust,
+		// peer, cert): with password methods a missing role and a wrong
+		// password look the same (28P01), so that no one can probe names.
+		fix = "the role " + quote(t.username) + " does not exist on this server: create it (as an admin: CREATE ROLE " + quote(t.username) + " LOGIN PASSWORD '...', with the secret's password), or set \"username\" to a role that exists"
 	case code == "28000":
 		fix = "no pg_hba.conf entry lets " + strconv.Quote(t.username) + " connect from here with password authentication (or the role has NOLOGIN): add a host/hostssl line with scram-sha-256 or md5"
 	case code == "3D000":
@@ -488,21 +485,15 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 	return pfFail(name, err.Error(), fix)
 }
 
+// roleMissing reports whether a login was refused because the role does
+// not exist (FATAL: role "x" does not exist).
+func roleMissing(e *Error) bool {
+	return strings.HasPrefix(e.Reason, "role ") && strings.HasSuffix(e.Reason, " does not exist")
+}
+
 // PreflightMasterRequest says what the master user of an alternating-users
 // rotation must be allowed to do.
-type PreflightMasterRequest struct {
-	// Master is the master secret, its connection fields filled in.
-	Master *rotator.Secret
-	// Users are the roles whose passwords the master sets (both users of
-	// the pair).
-	Users []string
-	// Template, when set, is the role the clone is a twin of: the master
-	// grants it to the clone and copies its CREATEDB.
-	Template string
-	// Clone is the role made as Template's twin; it may not exist yet.
-	// Empty when both users are pre-created.
-	Clone string
-}
+type PreflightMasterRequest = rotator.PreflightMasterRequest
 
 // PreflightMaster logs in with the master secret and checks, in the
 // catalog, the privileges an alternating-users rotation needs: CREATEROLE
@@ -631,4 +622,10 @@ func pfRound(d time.Duration) time.Duration {
 		return d.Round(100 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// PreflightOwnPassword: a PostgreSQL role may always change its own
+// password, so there is nothing to ask the server.
+func (e *Engine) PreflightOwnPassword(context.Context, *rotator.Secret) rotator.Check {
+	return rotator.Check{Status: rotator.CheckPass, Detail: "a PostgreSQL role may always change its own password (ALTER ROLE ... PASSWORD)"}
 }

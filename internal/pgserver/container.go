@@ -1,7 +1,9 @@
 package pgserver
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +15,21 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcpg "github.com/testcontainers/testcontainers-go/modules/postgres"
+	"github.com/testcontainers/testcontainers-go/wait"
+)
+
+// ContainerLabel labels the containers pgserver starts.
+const ContainerLabel = "org.rotatorkit.rotator"
+
+// Bounds on the container steps, so that an engine that stops answering, a
+// registry that cannot be reached or an image that never gets ready gives
+// an error rather than a hang. A pull is given longer: a first pull of
+// postgres:16-alpine on a slow line takes a while.
+const (
+	dockerCheckTimeout = 10 * time.Second
+	pullTimeout        = 4 * time.Minute
+	runTimeout         = 2 * time.Minute
+	stopTimeout        = time.Minute
 )
 
 var docker struct {
@@ -41,7 +58,7 @@ func checkDocker(ctx context.Context) (ok bool, why string) {
 		return false, err.Error()
 	}
 	defer provider.Close()
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
 	defer cancel()
 	if err := provider.Health(ctx); err != nil {
 		return false, err.Error()
@@ -49,13 +66,118 @@ func checkDocker(ctx context.Context) (ok bool, why string) {
 	return true, ""
 }
 
-const containerSSLDir = "/tmp/testcontainers-go/postgres/"
+var errEngineDown = errors.New("the Docker engine does not answer")
 
+// inspectImage reports whether the engine has image. Its error says the
+// engine did not answer (a missing image is not an error).
+func inspectImage(ctx context.Context, provider *testcontainers.DockerProvider, image string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
+	defer cancel()
+	// Listing fails only when the engine does not answer; an inspection
+	// also fails for a missing image, and telling the two apart would need
+	// the engine client's error types.
+	if _, err := provider.ListImages(ctx); err != nil {
+		return false, err
+	}
+	_, err := provider.Client().ImageInspect(ctx, image)
+	return err == nil, nil
+}
+
+// ensureImage makes sure the engine has image, pulling it (within
+// pullTimeout) when it has not, so that a missing image is reported as
+// such, quickly, instead of as a failure deep in a container start.
+func ensureImage(ctx context.Context, image string) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // testcontainers panics on some engine failures
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
+	if err != nil {
+		return fmt.Errorf("docker provider: %w", err)
+	}
+	defer provider.Close()
+	if ok, err := inspectImage(ctx, provider, image); err != nil {
+		// Not a pull: testcontainers retries a pull that cannot connect
+		// until its deadline.
+		return fmt.Errorf("%w: %w", errEngineDown, err)
+	} else if ok {
+		return nil
+	}
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	if err := provider.PullImage(pctx, image); err != nil {
+		if pctx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("the image is not on this Docker engine, and pulling it did not finish in %s: %w", pullTimeout, err)
+		}
+		return fmt.Errorf("the image is not on this Docker engine, and pulling it failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
+	}
+	// A pull whose error came in the progress stream returns no error.
+	if ok, err := inspectImage(ctx, provider, image); !ok {
+		return fmt.Errorf("the image is not on this Docker engine, and pulling it did not make it appear (%v)", err)
+	}
+	return nil
+}
+
+// engineDown returns why the Docker engine does not answer now, or "".
+// (testcontainers' own health check answers from a cache after its first
+// success.)
+func engineDown(ctx context.Context) (why string) {
+	defer func() {
+		if r := recover(); r != nil {
+			why = fmt.Sprint(r)
+		}
+	}()
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
+	if err != nil {
+		return err.Error()
+	}
+	defer provider.Close()
+	if _, err := inspectImage(ctx, provider, "rotator-pgserver/engine-check:none"); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// TLS files in the container, and the entrypoint that gives them to the
+// postgres user before running the image's own entrypoint: the files are
+// copied in owned by root, and PostgreSQL wants to own its key. (The
+// postgres module's WithSSLCert does the same with a script that needs
+// `set -o pipefail`, which Debian's sh lacks.) POSIX sh: the alpine and
+// Debian images both run it.
+const (
+	containerTLSDir    = "/tmp/rotator-pgserver/"
+	containerTLSScript = "/usr/local/bin/rotator-pgserver-tls.sh"
+	tlsEntrypoint      = `#!/bin/sh
+set -e
+chown postgres:postgres ` + containerTLSDir + `server.crt ` + containerTLSDir + `server.key
+chmod 600 ` + containerTLSDir + `server.key
+exec docker-entrypoint.sh "$@"
+`
+)
+
+// startContainer runs opts.Image with testcontainers' postgres module. It
+// works with Docker Hub's postgres images and with .ci/docker's
+// rotator-test/postgres (whose entrypoint takes the same variables and
+// command, and is found by the same name).
+//
+// TLS uses a CA made here for this server, as for a local server, with the
+// certificate and key copied into the container: the client verifies
+// against a CA that signed this server's certificate and nothing else, and
+// the certificate names exactly opts.TLSHosts. A server without TLS gets
+// ssl=off, whatever the image's default (rotator-test/postgres turns TLS on
+// with a CA of its own).
 func startContainer(ctx context.Context, opts Options) (*Server, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	if err := ensureImage(ctx, opts.Image); err != nil {
+		return nil, containerError(ctx, opts.Image, err)
+	}
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, runTimeout)
 	defer cancel()
 	s := &Server{
 		Mode:               ModeContainer,
+		Image:              opts.Image,
 		SuperUser:          "postgres",
 		SuperPassword:      randomHex(16),
 		Database:           "postgres",
@@ -70,10 +192,20 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		tcpg.WithDatabase(s.Database),
 		tcpg.WithUsername(s.SuperUser),
 		tcpg.WithPassword(s.SuperPassword),
-		// The image writes "host all all all <method>" into pg_hba.conf.
+		// Both images write "host all all all <method>" into pg_hba.conf.
 		testcontainers.WithEnv(map[string]string{"POSTGRES_HOST_AUTH_METHOD": opts.HostAuth}),
-		tcpg.BasicWaitStrategies(),
+		// The ready line once, then the port: the official image logs the
+		// line twice (a first server on the Unix socket only makes the
+		// database), rotator-test/postgres once; the port is listened on
+		// by the final server only.
+		testcontainers.WithWaitStrategyAndDeadline(runTimeout,
+			wait.ForLog("database system is ready to accept connections"),
+			wait.ForListeningPort("5432/tcp")),
 		testcontainers.WithLogger(tclog.NewNoopLogger()),
+		// Where testcontainers' reaper is disabled, an engine or test
+		// binary killed mid-run leaves containers behind: .ci/docker
+		// removes the exited ones carrying this label.
+		testcontainers.WithLabels(map[string]string{ContainerLabel: "pgserver"}),
 	}
 	var tmp string
 	if len(opts.TLSHosts) > 0 {
@@ -81,27 +213,31 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The CA in a file too, for Server.CAFile.
 		tmp, err = os.MkdirTemp("", "rotator-pgserver-tls-")
 		if err != nil {
 			return nil, fmt.Errorf("pgserver: %w", err)
 		}
-		write := func(name string, data []byte) string {
-			p := filepath.Join(tmp, name)
-			if werr := os.WriteFile(p, data, 0o600); werr != nil && err == nil {
-				err = werr
-			}
-			return p
-		}
-		ca, crt, key := write("ca.crt", b.caPEM), write("server.crt", b.certPEM), write("server.key", b.keyPEM)
-		if err != nil {
+		ca := filepath.Join(tmp, "ca.crt")
+		if err := os.WriteFile(ca, b.caPEM, 0o644); err != nil {
 			_ = os.RemoveAll(tmp)
 			return nil, fmt.Errorf("pgserver: %w", err)
 		}
-		copts = append(copts, tcpg.WithSSLCert(ca, crt, key))
+		file := func(data []byte, path string, mode int64) testcontainers.ContainerFile {
+			return testcontainers.ContainerFile{Reader: bytes.NewReader(data), ContainerFilePath: path, FileMode: mode}
+		}
+		copts = append(copts,
+			testcontainers.WithFiles(
+				file(b.certPEM, containerTLSDir+"server.crt", 0o644),
+				file(b.keyPEM, containerTLSDir+"server.key", 0o600),
+				file([]byte(tlsEntrypoint), containerTLSScript, 0o755)),
+			testcontainers.WithEntrypoint("sh", containerTLSScript))
 		cmd = append(cmd, "-c", "ssl=on",
-			"-c", "ssl_cert_file="+containerSSLDir+"server.cert",
-			"-c", "ssl_key_file="+containerSSLDir+"server.key")
+			"-c", "ssl_cert_file="+containerTLSDir+"server.crt",
+			"-c", "ssl_key_file="+containerTLSDir+"server.key")
 		s.TLS, s.CAPEM, s.CAFile, s.TLSHosts = true, b.caPEM, ca, slices.Clone(opts.TLSHosts)
+	} else {
+		cmd = append(cmd, "-c", "ssl=off")
 	}
 	copts = append(copts, testcontainers.WithCmd(cmd...))
 
@@ -109,7 +245,13 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	cleanup := func() error {
 		var err error
 		if ctr != nil {
-			err = testcontainers.TerminateContainer(ctr)
+			// Bounded: Terminate's own removal would wait on an engine
+			// that stopped answering.
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			if terr := ctr.Terminate(sctx, testcontainers.StopTimeout(10*time.Second)); terr != nil {
+				err = fmt.Errorf("pgserver: removing container %s: %w", ctr.GetContainerID(), terr)
+			}
 		}
 		if tmp != "" {
 			_ = os.RemoveAll(tmp)
@@ -118,18 +260,29 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	}
 	fail := func(err error) (*Server, error) {
 		_ = cleanup()
-		return nil, err
+		return nil, containerError(parent, opts.Image, err)
 	}
 	if err != nil {
-		return fail(fmt.Errorf("pgserver: start container %s: %w", opts.Image, err))
+		if ctr != nil {
+			if log := containerLog(ctr); log != "" {
+				err = fmt.Errorf("%w; container log:\n%s", err, log)
+			}
+		}
+		return fail(err)
 	}
 	host, err := ctr.Host(ctx)
 	if err != nil {
-		return fail(fmt.Errorf("pgserver: container host: %w", err))
+		return fail(fmt.Errorf("container host: %w", err))
 	}
 	port, err := ctr.MappedPort(ctx, "5432/tcp")
 	if err != nil {
-		return fail(fmt.Errorf("pgserver: container port: %w", err))
+		return fail(fmt.Errorf("container port: %w", err))
+	}
+	if host == "localhost" {
+		// The address a local server has: what tests expect of a local
+		// server (a certificate for 127.0.0.1, an error naming it) holds
+		// here too, and no resolver tries ::1 first.
+		host = "127.0.0.1"
 	}
 	s.Host, s.Port = host, int(port.Num())
 	s.stopFn = cleanup
@@ -144,8 +297,47 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		b, err := io.ReadAll(rc)
 		return string(b), err
 	}
-	if err := s.readVersion(ctx); err != nil {
-		return fail(fmt.Errorf("pgserver: container started but the superuser cannot connect: %w", err))
+	// The port answers; a login may still race the server's last steps.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.readVersion(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fail(fmt.Errorf("container started but the superuser cannot connect: %w", err))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	return s, nil
+}
+
+// containerError names the image, says when the start ran out of time
+// (ctx is the caller's context: not expired means the bound here was hit),
+// and says so when the reason is that the Docker engine stopped answering
+// (it answered at the process's first start).
+func containerError(ctx context.Context, image string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		err = fmt.Errorf("%w (timed out after %s)", err, runTimeout)
+	}
+	if why := engineDown(context.WithoutCancel(ctx)); why != "" && !errors.Is(err, errEngineDown) {
+		return fmt.Errorf("pgserver: container %s: the Docker engine stopped answering (%s): %w", image, why, err)
+	}
+	return fmt.Errorf("pgserver: container %s: %w", image, err)
+}
+
+// containerLog returns the end of a container's log, for an error message.
+func containerLog(ctr testcontainers.Container) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
 }

@@ -166,6 +166,7 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		Database:           "postgres",
 		DataDir:            filepath.Join(dir, "data"),
 		LogFile:            filepath.Join(dir, "postgres.log"),
+		BinDir:             bindir,
 		PasswordEncryption: opts.PasswordEncryption,
 		HostAuth:           opts.HostAuth,
 	}

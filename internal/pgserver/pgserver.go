@@ -24,9 +24,14 @@ const (
 	EnvMode = DefaultEnvPrefix + "MODE"
 	// EnvBinDir: the directory holding initdb and postgres.
 	EnvBinDir = DefaultEnvPrefix + "BINDIR"
-	// EnvImage: the container image (default postgres:16-alpine).
+	// EnvImage: the container image (default DefaultImage).
 	EnvImage = DefaultEnvPrefix + "IMAGE"
 )
+
+// DefaultImage is the container image used when none is named: Docker
+// Hub's official image, so that a machine with Docker needs no build.
+// Where it cannot be pulled, .ci/docker builds one from Debian's packages.
+const DefaultImage = "postgres:16-alpine"
 
 // Mode says where a server came from.
 type Mode string
@@ -62,13 +67,15 @@ var ErrNoLog = errors.New("pgserver: no log for this server")
 // Options configure Start.
 type Options struct {
 	// Mode restricts the source ("" tries container, then local; default
-	// from $ROTATOR_POSTGRES_MODE).
+	// from $ROTATOR_POSTGRES_MODE). A forced source that is not available
+	// is Start's error; otherwise Start falls back to the next one.
 	Mode Mode
 	// BinDir is where initdb and postgres are (default from
-	// $ROTATOR_POSTGRES_BINDIR, else searched).
+	// $ROTATOR_POSTGRES_BINDIR, else searched). Set, with no Mode, it puts
+	// local binaries before containers.
 	BinDir string
 	// Image is the container image (default from $ROTATOR_POSTGRES_IMAGE,
-	// else postgres:16-alpine).
+	// else DefaultImage).
 	Image string
 	// EnvPrefix names the environment variables read for Mode, BinDir and
 	// Image when they are empty: EnvPrefix+"MODE", +"BINDIR" and +"IMAGE"
@@ -107,8 +114,20 @@ type Server struct {
 	// server_version_num (160004).
 	Version    string
 	VersionNum int
-	// DataDir and LogFile: local mode only.
-	DataDir, LogFile string
+	// DataDir, LogFile and BinDir (where initdb and postgres are): local
+	// mode only.
+	DataDir, LogFile, BinDir string
+	// Image is the container image: container mode only.
+	Image string
+	// Skipped says why each source tried before this one was not used
+	// ("no Docker engine (...)", "container not used: ..."), for the log
+	// line that says where a server came from.
+	Skipped []string
+	// FellBack is the failure of a source that was there but did not give
+	// a server (a Docker engine answered, but the image could not be
+	// pulled), when this server came from the next one: worth telling a
+	// user who expected the first.
+	FellBack string
 	// TLS is true when the server accepts TLS; CAPEM is then the CA that
 	// signed its certificate, and CAFile a file holding it.
 	TLS    bool
@@ -131,6 +150,15 @@ type Server struct {
 }
 
 // Start starts a server. ctx bounds the start-up only. Call Stop when done.
+//
+// With no mode forced, the sources are tried in order: a container when a
+// Docker engine answers, then local binaries; local binaries first when
+// BinDir (or $<EnvPrefix>BINDIR) names them, since asking for particular
+// binaries means wanting them. A container that cannot be had (an image
+// that cannot be pulled: offline, no registry) or started is not the end:
+// Start goes on to the next source and records why in Server.FellBack and
+// Server.Skipped. With a mode forced, that source's failure is Start's
+// error.
 func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.PasswordEncryption == "" {
 		opts.PasswordEncryption = "scram-sha-256"
@@ -168,30 +196,67 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.Image = os.Getenv(opts.EnvPrefix + "IMAGE")
 	}
 	if opts.Image == "" {
-		opts.Image = "postgres:16-alpine"
+		opts.Image = DefaultImage
 	}
 
-	var reasons []string
-	if opts.Mode == "" || opts.Mode == ModeContainer {
-		if ok, why := dockerAvailable(ctx); ok {
-			return startContainer(ctx, opts)
-		} else {
-			reasons = append(reasons, "no Docker engine ("+why+")")
-		}
+	order := []Mode{ModeContainer, ModeLocal}
+	switch {
+	case opts.Mode != "":
+		order = []Mode{opts.Mode}
+	case opts.BinDir != "":
+		order = []Mode{ModeLocal, ModeContainer}
 	}
-	if opts.Mode == "" || opts.Mode == ModeLocal {
-		bindir, why := findBinaries(opts.BinDir, binDirWhat, opts.EnvPrefix+"BINDIR")
-		if bindir != "" {
-			s, skip, err := startLocal(ctx, opts, bindir)
-			if skip == "" {
-				return s, err
+	var reasons []string
+	fellBack := ""
+	for _, mode := range order {
+		switch mode {
+		case ModeContainer:
+			if ok, why := dockerAvailable(ctx); !ok {
+				reasons = append(reasons, "no Docker engine ("+why+")")
+				continue
 			}
-			reasons = append(reasons, skip)
-		} else {
-			reasons = append(reasons, "no local PostgreSQL binaries ("+why+")")
+			s, err := startContainer(ctx, opts)
+			if err == nil {
+				s.Skipped, s.FellBack = reasons, fellBack
+				return s, nil
+			}
+			if opts.Mode == ModeContainer {
+				return nil, err
+			}
+			fellBack = "container not used: " + err.Error()
+			reasons = append(reasons, fellBack)
+		case ModeLocal:
+			bindir, why := findBinaries(opts.BinDir, binDirWhat, opts.EnvPrefix+"BINDIR")
+			if bindir == "" {
+				reasons = append(reasons, "no local PostgreSQL binaries ("+why+")")
+				continue
+			}
+			s, skip, err := startLocal(ctx, opts, bindir)
+			if skip != "" {
+				reasons = append(reasons, skip)
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			s.Skipped, s.FellBack = reasons, fellBack
+			return s, nil
 		}
 	}
 	return nil, &UnavailableError{Reasons: reasons}
+}
+
+// Source says where the server came from, for a log line: "container
+// rotator-test/postgres:15-0123456789ab", "local binaries
+// /usr/lib/postgresql/15/bin", or the mode of a server Start did not make.
+func (s *Server) Source() string {
+	switch {
+	case s.Mode == ModeContainer && s.Image != "":
+		return "container " + s.Image
+	case s.Mode == ModeLocal && s.BinDir != "":
+		return "local binaries " + s.BinDir
+	}
+	return string(s.Mode)
 }
 
 // Stop stops the server and removes its files. It is safe to call twice.

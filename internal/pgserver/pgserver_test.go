@@ -9,15 +9,38 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rotatorkit/rotator/internal/testbackend"
 )
 
+// start starts a server for a test. The test rigs' variables
+// ($ROTATOR_TEST_BACKEND, $ROTATOR_TEST_IMAGE_POSTGRES; internal/testbackend)
+// fill in what opts leave out, so that CI's containers run covers this
+// package's container code and its local run the local code.
 func start(t *testing.T, opts Options) *Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	b, err := testbackend.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Mode == "" {
+		switch b {
+		case testbackend.Containers:
+			opts.Mode = ModeContainer
+		case testbackend.Local:
+			opts.Mode = ModeLocal
+		case testbackend.DSN:
+			t.Skipf("$%s=dsn: pgserver starts its own servers", testbackend.EnvBackend)
+		}
+	}
+	if opts.Image == "" {
+		opts.Image = testbackend.Image("postgres")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, opts)
 	if errors.Is(err, ErrUnavailable) {
-		if os.Getenv("ROTATOR_REQUIRE_DB") == "1" {
+		if os.Getenv("ROTATOR_REQUIRE_DB") == "1" || b != testbackend.Any {
 			t.Fatal(err)
 		}
 		t.Skip(err)
@@ -25,6 +48,7 @@ func start(t *testing.T, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("server from %s: PostgreSQL %s on %s:%d (before it: %q)", s.Source(), s.Version, s.Host, s.Port, s.Skipped)
 	t.Cleanup(func() { _ = s.Stop() })
 	return s
 }
@@ -181,5 +205,79 @@ func TestPostgresHostAuth(t *testing.T) {
 	}
 	if _, err := Start(context.Background(), Options{HostAuth: "ident"}); err == nil || errors.Is(err, ErrUnavailable) {
 		t.Fatalf("HostAuth ident: err = %v", err)
+	}
+}
+
+// TestFallbackWhenContainerFails: when a Docker engine answers but the
+// image cannot be had (what an offline laptop meets with
+// postgres:16-alpine, and this CI machine, which reaches no registry), the
+// server comes from the local binaries and FellBack says why; with the
+// container source forced, that is Start's error. Without an engine, the
+// reason is that there is none.
+func TestFallbackWhenContainerFails(t *testing.T) {
+	missing := "rotator-test/no-such-image:" + randomHex(6)
+	// A prefix nobody sets: only these options count.
+	opts := Options{Image: missing, EnvPrefix: "PGSERVER_FALLBACK_TEST_"}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	engine, why := dockerAvailable(ctx)
+	t.Logf("Docker engine answers: %v %s", engine, why)
+
+	began := time.Now()
+	s, err := Start(ctx, opts)
+	if errors.Is(err, ErrUnavailable) {
+		if os.Getenv("ROTATOR_REQUIRE_DB") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err) // no local binaries to fall back to
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	t.Logf("server from %s after %s; fell back because: %s", s.Source(), time.Since(began).Round(time.Millisecond), s.FellBack)
+	if s.Mode != ModeLocal {
+		t.Fatalf("mode %s, want local", s.Mode)
+	}
+	if engine {
+		if !strings.HasPrefix(s.FellBack, "container not used: ") || !strings.Contains(s.FellBack, missing) ||
+			!strings.Contains(s.FellBack, "not on this Docker engine") {
+			t.Fatalf("FellBack = %q: want the container's failure, naming %s", s.FellBack, missing)
+		}
+		if len(s.Skipped) != 1 || s.Skipped[0] != s.FellBack {
+			t.Fatalf("Skipped = %q", s.Skipped)
+		}
+	} else if s.FellBack != "" || len(s.Skipped) != 1 || !strings.Contains(s.Skipped[0], "no Docker engine") {
+		t.Fatalf("no engine: FellBack = %q, Skipped = %q", s.FellBack, s.Skipped)
+	}
+
+	opts.Mode = ModeContainer
+	_, err = Start(ctx, opts)
+	switch {
+	case err == nil:
+		t.Fatal("forced container mode with a missing image started a server")
+	case engine && (errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), missing)):
+		t.Fatalf("forced container mode: %v; want an error naming %s", err, missing)
+	case !engine && !errors.Is(err, ErrUnavailable):
+		t.Fatalf("forced container mode without an engine: %v", err)
+	}
+	t.Logf("forced: %v", err)
+}
+
+// TestBinDirFirst: binaries named explicitly come before containers.
+func TestBinDirFirst(t *testing.T) {
+	bindir, why := findBinaries("", "", "X")
+	if bindir == "" {
+		t.Skip(why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, Options{BinDir: bindir, EnvPrefix: "PGSERVER_FALLBACK_TEST_", Image: "rotator-test/never-used:x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if s.Mode != ModeLocal || s.BinDir != bindir || len(s.Skipped) != 0 {
+		t.Fatalf("mode %s from %s, skipped %q", s.Mode, s.BinDir, s.Skipped)
 	}
 }

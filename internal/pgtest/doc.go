@@ -8,7 +8,11 @@
 // A server comes from the first of these that works, tried in order:
 //
 //  1. a container started by testcontainers-go, when a Docker engine is
-//     reachable (the provider's health check fails fast when it is not);
+//     reachable (the provider's health check fails fast when it is not),
+//     from $ROTATOR_TEST_IMAGE_POSTGRES (default postgres:16-alpine, from
+//     Docker Hub; .ci/docker builds rotator-test/postgres where there is
+//     no registry). An image that cannot be pulled, or a container that
+//     does not start, is not the end: the next source is tried;
 //  2. a throwaway cluster made from locally installed binaries (initdb and
 //     postgres, found through $ROTATOR_TEST_POSTGRES_BINDIR, `pg_config
 //     --bindir`, /usr/lib/postgresql/*/bin or $PATH) in a temporary
@@ -16,17 +20,29 @@
 //     password authentication (scram-sha-256, or md5 on request) for every
 //     connection ([WithHostAuth] makes TCP connections use md5, cleartext
 //     password or trust instead). When the test runs as root the server runs as the
-//     `postgres` OS user, since PostgreSQL refuses to run as root;
+//     `postgres` OS user, since PostgreSQL refuses to run as root.
+//     $ROTATOR_TEST_POSTGRES_BINDIR set puts this source first;
 //  3. an existing server named by $ROTATOR_TEST_POSTGRES_DSN (a superuser
 //     connection string). Options that need control over the server (TLS,
 //     password_encryption) are not available there.
 //
-// $ROTATOR_TEST_POSTGRES_MODE=container|local|dsn restricts the choice to one
-// of them, and $ROTATOR_TEST_POSTGRES_IMAGE names the container image
-// (pgserver's $ROTATOR_POSTGRES_* variables are not read). When none is
-// available the test is skipped with the reason, or fails when
-// $ROTATOR_REQUIRE_DB=1 (CI sets it, so that a missing server cannot pass
-// as a green run).
+// Every server start writes a line to stderr naming the backend it came
+// from and why the ones before it were not used ("pgtest: backend=...";
+// `go test -v` shows it).
+//
+// $ROTATOR_TEST_BACKEND=containers|local|dsn (internal/testbackend; or the
+// older $ROTATOR_TEST_POSTGRES_MODE=container|local|dsn) forces one source:
+// when it is not available the tests fail with the reason, rather than
+// fall back or skip. $ROTATOR_TEST_POSTGRES_IMAGE is an older name of
+// $ROTATOR_TEST_IMAGE_POSTGRES; pgserver's $ROTATOR_POSTGRES_* variables
+// are not read ([SetServerEnv] sets them for programs that start their
+// own server). When no source is available the test is skipped with the
+// reason, or fails when $ROTATOR_REQUIRE_DB=1 (CI sets it, so that a
+// missing server cannot pass as a green run).
+//
+// TLS servers get a certificate from a CA made for that server alone, in
+// containers too (copied in at start): tests verify the chain against
+// [Server.CAPEM], and a certificate from another server does not verify.
 //
 // Two ways to get a server:
 //

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rotatorkit/rotator/internal/pgserver"
+	"github.com/rotatorkit/rotator/internal/testbackend"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -29,9 +30,13 @@ const (
 	EnvRequire = "ROTATOR_REQUIRE_DB"
 	// EnvDSN: a superuser connection string for an existing server.
 	EnvDSN = envPrefix + "DSN"
-	// EnvMode: "container", "local" or "dsn" to allow only that source.
+	// EnvMode: "container", "local" or "dsn" to allow only that source; an
+	// older, PostgreSQL-only form of $ROTATOR_TEST_BACKEND
+	// (internal/testbackend). When both are set they must agree.
 	EnvMode = envPrefix + "MODE"
-	// EnvImage: the container image (default postgres:16-alpine).
+	// EnvImage: the container image; an older form of
+	// $ROTATOR_TEST_IMAGE_POSTGRES, which wins when both are set
+	// (default pgserver.DefaultImage).
 	EnvImage = envPrefix + "IMAGE"
 	// EnvBinDir: the directory holding initdb and postgres.
 	EnvBinDir = envPrefix + "BINDIR"
@@ -274,23 +279,63 @@ func unavailable(t testing.TB, reason string) {
 	t.Skipf("%s (set %s=1 to make this a failure)", reason, EnvRequire)
 }
 
+// backend returns the backend forced by $ROTATOR_TEST_BACKEND or, for
+// this rig alone, by the older $ROTATOR_TEST_POSTGRES_MODE, and how it was
+// asked for (for messages).
+func backend() (b testbackend.Backend, how string, err error) {
+	b, err = testbackend.FromEnv()
+	if err != nil {
+		return b, "", fmt.Errorf("pgtest: %w", err)
+	}
+	how = "$" + testbackend.EnvBackend + "=" + string(b)
+	legacy := os.Getenv(EnvMode)
+	if strings.TrimSpace(legacy) == "" {
+		return b, how, nil
+	}
+	lb, err := testbackend.Parse(legacy)
+	if err != nil {
+		return b, "", fmt.Errorf("pgtest: $%s: %w", EnvMode, err)
+	}
+	if b != testbackend.Any && lb != b {
+		return b, "", fmt.Errorf("pgtest: $%s=%s and $%s=%s disagree", testbackend.EnvBackend, b, EnvMode, legacy)
+	}
+	return lb, "$" + EnvMode + "=" + legacy, nil
+}
+
+// image is the container image: $ROTATOR_TEST_IMAGE_POSTGRES, else the
+// older $ROTATOR_TEST_POSTGRES_IMAGE, else "" (pgserver's default).
+func image() string {
+	if img := testbackend.Image("postgres"); img != "" {
+		return img
+	}
+	return strings.TrimSpace(os.Getenv(EnvImage))
+}
+
 // start picks a source. It returns a reason when no source is available
-// (skip), an error when one is available but failed (fail).
+// (skip), an error when one is available but failed (fail), or when a
+// forced backend is not available.
 func start(cfg config) (*Server, string, error) {
-	only := Mode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode))))
-	switch only {
-	case "", ModeContainer, ModeLocal, ModeDSN:
-	default:
-		return nil, "", fmt.Errorf("pgtest: %s=%q: want container, local or dsn", EnvMode, only)
+	b, how, err := backend()
+	if err != nil {
+		return nil, "", err
+	}
+	forced := func(err error) error {
+		return fmt.Errorf("pgtest: %s forces the %s backend, and it is not available: %w", how, b, err)
 	}
 	var reasons []string
-	if only != ModeDSN {
+	if b != testbackend.DSN {
 		opts := pgserver.Options{
-			Mode:               only,
 			EnvPrefix:          envPrefix,
+			Image:              image(),
 			PasswordEncryption: cfg.pwEnc,
 			HostAuth:           cfg.hostAuth,
 			LogStatements:      true,
+		}
+		switch b {
+		case testbackend.Containers:
+			opts.Mode = ModeContainer
+		case testbackend.Local:
+			opts.Mode = ModeLocal
 		}
 		if cfg.tls {
 			opts.TLSHosts = cfg.tlsHosts
@@ -300,23 +345,81 @@ func start(cfg config) (*Server, string, error) {
 		switch {
 		case err == nil:
 			ps.ApplicationName = "pgtest"
-			return register(&Server{Server: ps}, nil)
+			s := &Server{Server: ps}
+			logStart(s)
+			return register(s, nil)
+		case b != testbackend.Any:
+			return nil, "", forced(err)
 		case !errors.As(err, &none):
 			return nil, "", err
 		}
 		reasons = append(reasons, none.Reasons...)
 	}
-	if only == "" || only == ModeDSN {
+	if b == testbackend.Any || b == testbackend.DSN {
 		if dsn := os.Getenv(EnvDSN); dsn != "" {
 			s, skip, err := startDSN(cfg, dsn)
 			if skip != "" {
 				return nil, skip, nil
 			}
+			if err == nil {
+				s.Skipped = reasons
+				logStart(s)
+			}
 			return register(s, err)
+		}
+		if b == testbackend.DSN {
+			return nil, "", forced(errors.New("$" + EnvDSN + " is not set"))
 		}
 		reasons = append(reasons, "$"+EnvDSN+" is not set")
 	}
 	return nil, "no PostgreSQL server for tests: " + strings.Join(reasons, "; "), nil
+}
+
+// logStart says, once per server start, which backend the tests use and
+// why the ones before it were not used. It writes to stderr, which `go
+// test -v` and a failing package's output show: CI checks in it that its
+// containers run did run on containers.
+func logStart(s *Server) {
+	name := string(s.Mode)
+	if s.Mode == ModeContainer {
+		name = string(testbackend.Containers)
+	}
+	tls := "off"
+	if s.TLS {
+		tls = "on"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "pgtest: backend=%s (%s): PostgreSQL %s on %s, TLS %s, password_encryption=%s\n",
+		name, s.Source(), s.Version, hostPort(s.Host, s.Port), tls, s.PasswordEncryption)
+	for _, r := range s.Skipped {
+		fmt.Fprintf(&b, "pgtest:   before it: %s\n", r)
+	}
+	fmt.Fprint(os.Stderr, b.String())
+}
+
+// SetServerEnv sets, for the rest of the test, pgserver's own variables
+// ($ROTATOR_POSTGRES_MODE, _IMAGE and _BINDIR), which a program that starts
+// its own server reads (`rotator demo`), so that it gets its server from the
+// backend, image and binaries the tests use. A test under a forced dsn
+// backend is skipped: such a program cannot use an existing server.
+func SetServerEnv(t testing.TB) {
+	t.Helper()
+	b, how, err := backend()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := ""
+	switch b {
+	case testbackend.Containers:
+		mode = string(ModeContainer)
+	case testbackend.Local:
+		mode = string(ModeLocal)
+	case testbackend.DSN:
+		t.Skipf("%s: this test starts its own server, which a dsn backend cannot give", how)
+	}
+	t.Setenv(pgserver.EnvMode, mode)
+	t.Setenv(pgserver.EnvImage, image())
+	t.Setenv(pgserver.EnvBinDir, os.Getenv(EnvBinDir))
 }
 
 func register(s *Server, err error) (*Server, string, error) {

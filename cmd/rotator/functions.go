@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/rotatorkit/rotator/engines/postgres"
+	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/strategies/alternating"
+	"github.com/rotatorkit/rotator/strategies/single"
+)
+
+// function is one built-in rotation function: the same engine and
+// strategy, built from the same environment, as its Lambda main
+// (functions/<Name>/main.go; a test keeps the two lists equal). Adding an
+// engine adds its lines here (ARCHITECTURE.md: adding an engine).
+type function struct {
+	// Name is the functions/ directory, the bootstrap's, and --function's.
+	Name string
+	// Engine and Strategy name its parts ("postgres", "single-user").
+	Engine, Strategy string
+	// Summary says in one line what it rotates.
+	Summary string
+	// New builds the strategy the way the Lambda function does.
+	New func(ctx context.Context) (rotator.Strategy, error)
+	// Env lists the environment variables New reads, for the fix of a
+	// configuration error.
+	Env []string
+	// Bootstrap is the path of a user's own bootstrap (--function
+	// ./path/to/bootstrap); New is nil then, and the command runs it under
+	// a local Lambda Runtime API.
+	Bootstrap string
+}
+
+var pgEnv = []string{postgres.EnvCABundle, postgres.EnvSSLMode, postgres.EnvAllowMD5, postgres.EnvAllowCleartext}
+
+var builtins = []function{
+	{
+		Name: "postgres-alternating-users", Engine: "postgres", Strategy: "alternating-users",
+		Summary: "PostgreSQL: two users take turns; a master secret (\"masterarn\") sets passwords and creates the clone",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := postgres.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			pairs, err := alternating.AllowedPairsFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return alternating.New(e, alternating.WithMaxUsernameLength(postgres.MaxIdentifierLength), pairs), nil
+		},
+		Env: append([]string{alternating.EnvAllowedPairs}, pgEnv...),
+	},
+	{
+		Name: "postgres-single-user", Engine: "postgres", Strategy: "single-user",
+		Summary: "PostgreSQL: the user changes its own password",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := postgres.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return single.New(e), nil
+		},
+		Env: pgEnv,
+	},
+}
+
+func init() {
+	sort.Slice(builtins, func(i, j int) bool { return builtins[i].Name < builtins[j].Name })
+}
+
+// lookupFunction returns the built-in function called name.
+func lookupFunction(name string) (function, bool) {
+	for _, f := range builtins {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return function{}, false
+}
+
+// mustFunction is lookupFunction for names this command itself uses.
+func mustFunction(name string) function {
+	f, ok := lookupFunction(name)
+	if !ok {
+		panic(fmt.Sprintf("no built-in function %q (have %s)", name, strings.Join(functionNames(), ", ")))
+	}
+	return f
+}
+
+// functionNames returns the built-in functions' names, sorted.
+func functionNames() []string {
+	names := make([]string, len(builtins))
+	for i, f := range builtins {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Preflight builds the function's strategy as Lambda would and runs its
+// checks: a configuration error (a bad variable) is the first failure.
+func (f function) Preflight(ctx context.Context, in rotator.PreflightInput) []rotator.Check {
+	s, err := f.New(ctx)
+	if err != nil {
+		return []rotator.Check{{Name: "function configuration", Status: rotator.CheckFail, Detail: err.Error(),
+			Fix: "correct the function's environment: $" + strings.Join(f.Env, ", $")}}
+	}
+	p, ok := s.(rotator.Preflighter)
+	if !ok {
+		return []rotator.Check{{Name: "function checks", Status: rotator.CheckSkip, Detail: "the strategy has no preflight checks"}}
+	}
+	return p.Preflight(ctx, in)
+}
