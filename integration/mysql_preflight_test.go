@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,54 +11,12 @@ import (
 	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/strategies/alternating"
+	"github.com/rotatorkit/rotator/strategies/dualpassword"
+	"github.com/rotatorkit/rotator/strategies/single"
 )
 
-// myAlternatingPreflight composes the MySQL engine's preflight checks for
-// an alternating-users secret the way a function's preflight does for
-// PostgreSQL (internal/catalog): the secret's connection, the master
-// secret's checks from the alternating strategy, the master's connection,
-// the engine's guard and the master's privileges. It changes nothing.
-func myAlternatingPreflight(ctx context.Context, e *mysql.Engine, strat *alternating.Strategy, in rotator.PreflightInput) []rotator.Check {
-	fail := func(name string, err error, fix string) rotator.Check {
-		return rotator.Check{Name: name, Status: rotator.CheckFail, Detail: err.Error(), Fix: fix}
-	}
-	checks := e.PreflightConnection(ctx, in.Current, "")
-	plan, err := strat.Plan(in.Current)
-	if err != nil {
-		return append(checks, fail("second user", err, "correct \"username\" / \"alternateusername\" in the secret"))
-	}
-	if err := alternating.CheckMasterARN(in.ARN, plan.MasterARN); err != nil {
-		return append(checks, fail("field masterarn", err, "set \"masterarn\" to the master secret's ARN, not this secret's"))
-	}
-	master, masterARN, err := in.GetSecret(ctx, plan.MasterARN)
-	if err != nil {
-		return append(checks, fail("master secret readable", err, "allow secretsmanager:GetSecretValue on the master secret"))
-	}
-	if err := alternating.CheckMasterARN(in.ARN, masterARN); err != nil {
-		return append(checks, fail("master secret", err, "set \"masterarn\" to the master secret's ARN, not this secret's"))
-	}
-	if master, err = alternating.MasterConnection(master, in.Current, plan); err != nil {
-		return append(checks, fail("master secret", err, "set \"masterarn\" to the master secret of this secret's own server"))
-	}
-	checks = append(checks, e.PreflightConnection(ctx, master, "master")...)
-	target, err := strat.Target(plan, master)
-	if err != nil {
-		return append(checks, fail("second user allowed", err, "remove \"alternateusername\" to alternate with the clone, or pair the users in the master secret's \"alternatingpairs\""))
-	}
-	target.Conn, target.Account = master, in.Current
-	if err := e.CheckTarget(ctx, target); err != nil {
-		return append(checks, fail("second user allowed", alternating.GuardError(plan, err), "an application's rotation changes only plain application users"))
-	}
-	checks = append(checks, rotator.Check{Name: "second user allowed", Status: rotator.CheckPass, Detail: fmt.Sprintf("the master may change %q", plan.Next)})
-	uh, _ := in.Current.String(mysql.FieldUserHost)
-	req := mysql.PreflightMasterRequest{Master: master, Users: plan.Users(), UserHost: uh}
-	if plan.Clone {
-		req.Template, req.Clone = plan.Base, plan.CloneName
-	}
-	return append(checks, e.PreflightMaster(ctx, req)...)
-}
-
-// preflightOf runs myAlternatingPreflight on a rig's secret.
+// preflight runs the alternating strategy's preflight, built as the
+// function builds it, on the rig's secret.
 func (r *myRig) preflight() []rotator.Check {
 	r.t.Helper()
 	getSecret := func(ctx context.Context, id string) (*rotator.Secret, string, error) {
@@ -72,7 +29,7 @@ func (r *myRig) preflight() []rotator.Check {
 	}
 	e := mysql.New(r.engOpts...)
 	strat := alternating.New(e, append([]alternating.Option{alternating.WithMaxUsernameLength(mysql.MaxUserNameLength)}, r.altOpts...)...)
-	return myAlternatingPreflight(context.Background(), e, strat, rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
+	return strat.Preflight(context.Background(), rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
 }
 
 // assertMyPreflightFails: the preflight agrees with the refused rotation,
@@ -105,4 +62,24 @@ func TestMySQLAlternatingPreflight(t *testing.T) {
 		}
 	}
 
+}
+
+// TestMySQLSingleAndDualPasswordPreflight runs the single-user and the
+// dual-password strategies' preflight on a MariaDB account: the first
+// passes, the second fails naming what MariaDB lacks.
+func TestMySQLSingleAndDualPasswordPreflight(t *testing.T) {
+	db := myShared(t)
+	s := myUser(t, db, "pfsingle")
+	e := mysql.New(mysql.WithCABundle(db.CAPEM))
+	in := rotator.PreflightInput{Current: s}
+	for _, c := range single.New(e).Preflight(context.Background(), in) {
+		if c.Status != rotator.CheckPass {
+			t.Errorf("single user: %s: %s %s (%s)", c.Name, c.Status, c.Detail, c.Fix)
+		}
+	}
+	checks := dualpassword.New(e).Preflight(context.Background(), in)
+	last := checks[len(checks)-1]
+	if last.Name != "dual password" || last.Status != rotator.CheckFail || !containsFold(last.Detail, "no dual passwords") || last.Fix == "" {
+		t.Fatalf("dual password on MariaDB: %+v", checks)
+	}
 }

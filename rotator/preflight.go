@@ -64,4 +64,7 @@ type PreflightMasterRequest struct {
 	// Clone is the user made as Template's twin; it may not exist yet.
 	// Empty when both users are pre-created.
 	Clone string
+	// Account, when set, is the rotated secret: engines read
+	// account-level fields from it, such as MySQL's "userhost".
+	Account *Secret
 }

@@ -11,9 +11,26 @@ import (
 	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/internal/mysqlhash"
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/strategies"
+	"github.com/rotatorkit/rotator/strategies/alternating"
+	"github.com/rotatorkit/rotator/strategies/dualpassword"
+	"github.com/rotatorkit/rotator/strategies/single"
 )
 
 func TestMain(m *testing.M) { mariadbtest.Main(m) }
+
+// The engine provides what each strategy asks of an engine, preflight
+// included.
+var (
+	_ single.Engine                        = (*mysql.Engine)(nil)
+	_ single.OwnPasswordPreflighter        = (*mysql.Engine)(nil)
+	_ alternating.Engine                   = (*mysql.Engine)(nil)
+	_ alternating.MasterPreflighter        = (*mysql.Engine)(nil)
+	_ dualpassword.Engine                  = (*mysql.Engine)(nil)
+	_ dualpassword.DualPasswordPreflighter = (*mysql.Engine)(nil)
+	_ strategies.ConnectionPreflighter     = (*mysql.Engine)(nil)
+	_ rotator.PolicyDefaulter              = (*mysql.Engine)(nil)
+)
 
 // engineFor returns an engine that trusts db's CA.
 func engineFor(db *mariadbtest.Server, opts ...mysql.Option) *mysql.Engine {
@@ -184,14 +201,14 @@ func TestMariaDBPreflight(t *testing.T) {
 	if got := status(e.PreflightConnection(ctx, db.Secret(app, "wrong"), "")); !strings.Contains(got, "login with AWSCURRENT=FAIL") {
 		t.Fatalf("a wrong password: %s", got)
 	}
-	if got := status(e.PreflightSingleUser(ctx, db.Secret(app, pw))); got != "password change=PASS;" {
-		t.Fatalf("single user: %s", got)
+	if c := e.PreflightOwnPassword(ctx, db.Secret(app, pw)); c.Status != rotator.CheckPass {
+		t.Fatalf("single user: %+v", c)
 	}
 	dual := e.PreflightDualPassword(ctx, db.Secret(app, pw))
 	if len(dual) != 1 || dual[0].Status != rotator.CheckFail || !strings.Contains(dual[0].Detail, "no dual passwords") {
 		t.Fatalf("dual password on MariaDB: %+v", dual)
 	}
-	master := e.PreflightMaster(ctx, mysql.PreflightMasterRequest{Master: db.Secret(db.SuperUser, db.SuperPassword),
+	master := e.PreflightMaster(ctx, rotator.PreflightMasterRequest{Master: db.Secret(db.SuperUser, db.SuperPassword),
 		Users: []string{app, app + "_clone"}, Template: app, Clone: app + "_clone"})
 	if got := status(master); got != "master CREATE USER=PASS;master GRANT OPTION=PASS;user "+app+"=PASS;user "+app+"_clone=PASS;" {
 		t.Fatalf("master: %s\n%+v", got, master)
@@ -199,7 +216,7 @@ func TestMariaDBPreflight(t *testing.T) {
 	weak := mariadbtest.UniqueName("weak")
 	weakPW := mariadbtest.RandomPassword(30)
 	db.CreateUser(t, weak, mariadbtest.UserHost, weakPW, "GRANT SELECT ON *.* TO %s")
-	if got := status(e.PreflightMaster(ctx, mysql.PreflightMasterRequest{Master: db.Secret(weak, weakPW), Users: []string{app}})); !strings.Contains(got, "master CREATE USER=FAIL") {
+	if got := status(e.PreflightMaster(ctx, rotator.PreflightMasterRequest{Master: db.Secret(weak, weakPW), Users: []string{app}})); !strings.Contains(got, "master CREATE USER=FAIL") {
 		t.Fatalf("a master without CREATE USER: %s", got)
 	}
 }

@@ -280,26 +280,30 @@ func pfTLSFailure(name string, t *target, err error) rotator.Check {
 	return pfFail(name, "TLS handshake failed: "+err.Error(), "check the server's TLS configuration (tls_version, ssl_cert, ssl_key)")
 }
 
-// PreflightSingleUser checks what a single-user rotation needs once the
-// secret logs in: the account it changes and that its authentication
-// plugin is one whose hash the engine computes.
-func (e *Engine) PreflightSingleUser(ctx context.Context, s *rotator.Secret) []rotator.Check {
+// PreflightOwnPassword checks what a single-user rotation needs once the
+// secret logs in (single.OwnPasswordPreflighter): the account it changes
+// and that its authentication plugin is one whose hash the engine
+// computes.
+func (e *Engine) PreflightOwnPassword(ctx context.Context, s *rotator.Secret) rotator.Check {
 	const name = "password change"
 	t, err := e.parse(s)
 	if err != nil {
-		return []rotator.Check{pfSkip(name, "the secret's fields are invalid")}
+		return pfSkip(name, "the secret's fields are invalid")
 	}
 	sess, err := e.connect(ctx, "preflight", t)
 	if err != nil {
-		return []rotator.Check{pfSkip(name, "the user cannot log in")}
+		return pfSkip(name, "the user cannot log in")
 	}
 	defer sess.close()
 	host, err := e.selfAccount(ctx, sess, "preflight", t)
 	if err != nil {
-		return []rotator.Check{pfFail(name, err.Error(), "")}
+		return pfFail(name, err.Error(), "")
 	}
-	acct := account(t.username, host)
-	return []rotator.Check{e.pfPlugin(ctx, sess, t, name, acct, "the account may always set its own password (SET PASSWORD / ALTER USER on itself)")}
+	more := "the account may always set its own password (SET PASSWORD on itself)"
+	if !sess.server.mariaDB {
+		more = "the account sets its own password by hash (ALTER USER ... AS), or by value with REPLACE when the server refuses the hash to an account without CREATE USER"
+	}
+	return e.pfPlugin(ctx, sess, t, name, account(t.username, host), more)
 }
 
 // pfPlugin checks that an account's plugin is one the engine hashes for.
@@ -322,29 +326,19 @@ func (e *Engine) pfPlugin(ctx context.Context, sess *session, t *target, name, a
 	return pfPass(name, detail)
 }
 
-// PreflightMasterRequest says what the master of an alternating-users
-// rotation must be able to do.
-type PreflightMasterRequest struct {
-	// Master is the master secret, its connection fields filled in.
-	Master *rotator.Secret
-	// Users are both users of the pair.
-	Users []string
-	// Template and Clone: the base user and its clone (may not exist yet);
-	// empty for a pre-created pair.
-	Template, Clone string
-	// UserHost is the pair's "userhost" ("" when the secret has none).
-	UserHost string
-}
-
-// PreflightMaster logs in with the master secret and checks the privileges
-// an alternating-users rotation needs: reading accounts (SELECT on the
+// PreflightMaster (alternating.MasterPreflighter) logs in with the master
+// secret and checks the privileges an alternating-users rotation needs: reading accounts (SELECT on the
 // mysql schema), CREATE USER, GRANT OPTION for the privileges it copies,
 // roles (the clone marker), and that each user's account is found, on one
 // host, with a plugin the engine hashes for.
-func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest) []rotator.Check {
+func (e *Engine) PreflightMaster(ctx context.Context, req rotator.PreflightMasterRequest) []rotator.Check {
 	t, err := e.parse(req.Master)
 	if err != nil {
 		return []rotator.Check{pfSkip("master privileges", "the master secret's fields are invalid")}
+	}
+	userHost, err := e.userHostOf(req.Account, "")
+	if err != nil {
+		return []rotator.Check{pfFail("master privileges", err.Error(), "correct \"userhost\" in the secret")}
 	}
 	sess, err := e.connect(ctx, "preflight", t)
 	if err != nil {
@@ -383,7 +377,7 @@ func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest
 		out = append(out, pfFail("server roles", sess.server.String()+" has no roles, which mark the clones", "use a pre-created pair (\"alternateusername\" and \"alternatingpairs\")"))
 	}
 	for _, u := range req.Users {
-		host, exists, err := e.resolveHost(ctx, sess, "preflight", t, u, req.UserHost)
+		host, exists, err := e.resolveHost(ctx, sess, "preflight", t, u, userHost)
 		name := "user " + u
 		switch {
 		case err != nil:

@@ -108,7 +108,7 @@ func (s *Strategy) Preflight(ctx context.Context, in rotator.PreflightInput) []r
 		check("master privileges", rotator.CheckSkip, "the master could not log in", "")
 		return checks
 	}
-	target.Conn = master
+	target.Conn, target.Account = master, in.Current
 	if err := s.engine.CheckTarget(ctx, target); err != nil {
 		fix := ""
 		if errors.Is(err, rotator.ErrNotAllowed) {
@@ -130,7 +130,7 @@ func (s *Strategy) Preflight(ctx context.Context, in rotator.PreflightInput) []r
 		check("master privileges", rotator.CheckSkip, "the engine has no check for them; the rotation's setSecret will tell", "")
 		return checks
 	}
-	req := rotator.PreflightMasterRequest{Master: master, Users: plan.Users()}
+	req := rotator.PreflightMasterRequest{Master: master, Users: plan.Users(), Account: in.Current}
 	if plan.Clone {
 		req.Template = plan.Base
 		req.Clone = plan.CloneName

@@ -134,31 +134,26 @@ func (s *Strategy) PasswordPolicyDefaults(p *rotator.PasswordPolicy) {
 	}
 }
 
-// PreflightEngine is what Preflight asks of an engine that can check a
-// secret before a rotation (engines/mysql has it).
-type PreflightEngine interface {
-	// PreflightConnection checks the secret's fields, the network path, TLS
-	// and a login; who prefixes the names of the checks ("" for the
-	// rotated secret).
-	PreflightConnection(ctx context.Context, s *rotator.Secret, who string) []rotator.Check
-	// PreflightDualPassword checks that the server keeps dual passwords
-	// and that the account may set and discard its own.
+// DualPasswordPreflighter is implemented by engines that can check, before
+// a rotation, that the server keeps dual passwords and that the account may
+// set and discard its own (engines/mysql has it).
+type DualPasswordPreflighter interface {
 	PreflightDualPassword(ctx context.Context, s *rotator.Secret) []rotator.Check
 }
 
 // Preflight checks, changing nothing, what a rotation needs: the secret's
-// connection and login, then the server's dual passwords and the account's
-// privilege to use them.
+// connection and login (the engine's checks, see
+// strategies.PreflightConnection), then the server's dual passwords and the
+// account's privilege to use them.
 func (s *Strategy) Preflight(ctx context.Context, in rotator.PreflightInput) []rotator.Check {
-	pe, ok := s.engine.(PreflightEngine)
+	checks := strategies.PreflightConnection(ctx, s.engine, in.Current, "")
+	const name = "dual password"
+	if !strategies.Passed(checks, strategies.LoginCheck("")) {
+		return append(checks, rotator.Check{Name: name, Status: rotator.CheckSkip, Detail: "the user could not log in"})
+	}
+	p, ok := s.engine.(DualPasswordPreflighter)
 	if !ok {
-		return []rotator.Check{{Name: "preflight", Status: rotator.CheckSkip, Detail: "the engine has no preflight checks"}}
+		return append(checks, rotator.Check{Name: name, Status: rotator.CheckSkip, Detail: "the engine has no check for it; the rotation's setSecret will tell"})
 	}
-	checks := pe.PreflightConnection(ctx, in.Current, "")
-	for _, c := range checks {
-		if c.Status == rotator.CheckFail {
-			return append(checks, rotator.Check{Name: "dual password", Status: rotator.CheckSkip, Detail: "the secret cannot log in"})
-		}
-	}
-	return append(checks, pe.PreflightDualPassword(ctx, in.Current)...)
+	return append(checks, p.PreflightDualPassword(ctx, in.Current)...)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
+	"github.com/rotatorkit/rotator/strategies"
 	"github.com/rotatorkit/rotator/strategies/dualpassword"
 )
 
@@ -218,9 +219,9 @@ type preflightEngine struct {
 
 func (p *preflightEngine) PreflightConnection(_ context.Context, _ *rotator.Secret, who string) []rotator.Check {
 	if p.connFail {
-		return []rotator.Check{{Name: "login with AWSCURRENT", Status: rotator.CheckFail}}
+		return []rotator.Check{{Name: strategies.LoginCheck(who), Status: rotator.CheckFail}}
 	}
-	return []rotator.Check{{Name: "login with AWSCURRENT", Status: rotator.CheckPass}}
+	return []rotator.Check{{Name: strategies.LoginCheck(who), Status: rotator.CheckPass}}
 }
 
 func (p *preflightEngine) PreflightDualPassword(context.Context, *rotator.Secret) []rotator.Check {
@@ -228,7 +229,7 @@ func (p *preflightEngine) PreflightDualPassword(context.Context, *rotator.Secret
 }
 
 func TestMySQLDualPasswordPreflight(t *testing.T) {
-	in := rotator.PreflightInput{Current: rotator.NewSecret(map[string]string{rotator.FieldUsername: "app"})}
+	in := rotator.PreflightInput{Current: rotator.NewSecret(map[string]string{rotator.FieldUsername: "app", rotator.FieldPassword: "p0"})}
 	tests := []struct {
 		name string
 		e    dualpassword.Engine
@@ -236,7 +237,7 @@ func TestMySQLDualPasswordPreflight(t *testing.T) {
 	}{
 		{"both pass", &preflightEngine{}, []rotator.CheckStatus{rotator.CheckPass, rotator.CheckPass}},
 		{"no login: dual password skipped", &preflightEngine{connFail: true}, []rotator.CheckStatus{rotator.CheckFail, rotator.CheckSkip}},
-		{"an engine without preflight", &fakeEngine{}, []rotator.CheckStatus{rotator.CheckSkip}},
+		{"an engine without preflight: fields, login, skip", &fakeEngine{primary: "p0"}, []rotator.CheckStatus{rotator.CheckPass, rotator.CheckPass, rotator.CheckSkip}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
