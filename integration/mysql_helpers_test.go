@@ -11,7 +11,7 @@ import (
 
 	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/internal/mariadbtest"
-	"github.com/rotatorkit/rotator/internal/mysqlhash"
+	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 	"github.com/rotatorkit/rotator/strategies/alternating"

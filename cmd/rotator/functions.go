@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/engines/postgres"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/strategies/alternating"
+	"github.com/rotatorkit/rotator/strategies/dualpassword"
 	"github.com/rotatorkit/rotator/strategies/single"
 )
 
@@ -34,9 +36,52 @@ type function struct {
 	Bootstrap string
 }
 
-var pgEnv = []string{postgres.EnvCABundle, postgres.EnvSSLMode, postgres.EnvAllowMD5, postgres.EnvAllowCleartext}
+var (
+	pgEnv    = []string{postgres.EnvCABundle, postgres.EnvSSLMode, postgres.EnvAllowMD5, postgres.EnvAllowCleartext}
+	mysqlEnv = []string{mysql.EnvCABundle, mysql.EnvSSLMode, mysql.EnvAllowCleartext}
+)
 
 var builtins = []function{
+	{
+		Name: "mysql-single-user", Engine: "mysql", Strategy: "single-user",
+		Summary: "MySQL or MariaDB: the account changes its own password",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := mysql.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return single.New(e), nil
+		},
+		Env: mysqlEnv,
+	},
+	{
+		Name: "mysql-alternating-users", Engine: "mysql", Strategy: "alternating-users",
+		Summary: "MySQL or MariaDB: two accounts take turns; a master secret (\"masterarn\") sets passwords and creates the clone",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := mysql.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			pairs, err := alternating.AllowedPairsFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return alternating.New(e, alternating.WithMaxUsernameLength(mysql.MaxUserNameLength), pairs), nil
+		},
+		Env: append([]string{alternating.EnvAllowedPairs}, mysqlEnv...),
+	},
+	{
+		Name: "mysql-dual-password", Engine: "mysql", Strategy: "dual-password",
+		Summary: "MySQL 8.0.14+: the new password is added beside the old one, which is discarded after the promotion",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := mysql.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return dualpassword.New(e), nil
+		},
+		Env: mysqlEnv,
+	},
 	{
 		Name: "postgres-alternating-users", Engine: "postgres", Strategy: "alternating-users",
 		Summary: "PostgreSQL: two users take turns; a master secret (\"masterarn\") sets passwords and creates the clone",

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/rotatorkit/rotator/internal/mysqlhash"
+	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 )
 
 // Passwords go to the server as the authentication string the account's

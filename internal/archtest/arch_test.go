@@ -75,7 +75,9 @@ func layer(path string) (allowed func(dep string) bool, ok bool) {
 	case strings.HasPrefix(path, "strategies/"):
 		return exact("rotator", "strategies"), true
 	case strings.HasPrefix(path, "engines/"):
-		return exact("rotator"), true
+		// rotator, and the engine's own sub-packages (engines/mysql/mysqlhash).
+		own := strings.Join(strings.SplitN(path, "/", 3)[:2], "/")
+		return func(dep string) bool { return dep == "rotator" || strings.HasPrefix(dep, own+"/") }, true
 	case strings.HasPrefix(path, "client/"):
 		return func(dep string) bool { return dep == "rotator" || strings.HasPrefix(dep, "client/") }, true
 	case path == "functions": // the package comment of the folder

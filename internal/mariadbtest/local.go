@@ -20,7 +20,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/rotatorkit/rotator/internal/mysqlhash"
+	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 )
 
 const localDirPrefix = "rotator-mariadbtest-"

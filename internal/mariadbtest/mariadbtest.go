@@ -19,7 +19,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/rotatorkit/rotator/internal/mysqlhash"
+	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
