@@ -6,9 +6,9 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,63 +20,11 @@ import (
 
 	"github.com/rotatorkit/rotator/client/secretcache"
 	"github.com/rotatorkit/rotator/client/sqlrotate"
+	mysqlengine "github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
+	"github.com/rotatorkit/rotator/strategies/single"
 )
-
-// singleUser is a single-user rotation of a MariaDB user, done by root: a
-// stand-in for the MySQL engine to come, enough to rotate a password as
-// the real one will (ALTER USER at setSecret, a login at testSecret).
-type singleUser struct{ m *mariaDB }
-
-func (s singleUser) CreatePending(ctx context.Context, r *rotator.Rotation) (*rotator.Secret, error) {
-	cur, err := r.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pw, err := r.NewPassword(ctx)
-	if err != nil {
-		return nil, err
-	}
-	next := cur.Clone()
-	next.SetString(rotator.FieldPassword, pw)
-	return next, nil
-}
-
-func (s singleUser) SetPending(ctx context.Context, r *rotator.Rotation) error {
-	p, err := r.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	db, err := s.m.admin()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, "ALTER USER ?@'127.0.0.1' IDENTIFIED BY ?", p.Username(), p.Password()); err != nil {
-		return fmt.Errorf("alter user: %w", sqlErr(err))
-	}
-	return nil
-}
-
-func (s singleUser) TestPending(ctx context.Context, r *rotator.Rotation) error {
-	p, err := r.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	cfg := s.m.config()
-	cfg.User, cfg.Passwd = p.Username(), p.Password()
-	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		return err
-	}
-	db := sql.OpenDB(c)
-	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("%w: %w", rotator.ErrLoginFailed, sqlErr(err))
-	}
-	return nil
-}
 
 // rig is a MariaDB user's secret in rotatortest's Secrets Manager, its
 // rotation and the cache the application reads it through.
@@ -106,13 +54,16 @@ func newRig(t *testing.T, cacheOpts ...secretcache.Option) *rig {
 	pw := "first-" + hex.EncodeToString(b[:]) + "-Password!"
 	m.createUser(t, r.user, pw)
 	r.secret = append(r.secret, pw)
-	sec := rotator.NewSecret(map[string]string{"engine": "mysql", "host": "127.0.0.1", "username": r.user, "password": pw})
+	// The rig's server has no TLS: "ssl": false, and the engine answers
+	// only challenges (mysql_native_password) on such a connection.
+	sec := rotator.NewSecret(map[string]string{"engine": "mysql", "host": "127.0.0.1", "port": strconv.Itoa(m.port), "ssl": "false", "username": r.user, "password": pw})
 	v, err := sec.Value()
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.arn = r.sm.MustCreateSecret(t, "rds/"+r.user, v)
-	h, err := rotator.New(r.sm.Client(), singleUser{m}, rotator.WithLogger(r.logs.Logger()))
+	// The real single-user rotator of the mysql-single-user function.
+	h, err := rotator.New(r.sm.Client(), single.New(mysqlengine.New()), rotator.WithLogger(r.logs.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
