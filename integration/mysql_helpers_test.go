@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/rotatorkit/rotator/engines/mysql"
-	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
+	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 	"github.com/rotatorkit/rotator/strategies/alternating"

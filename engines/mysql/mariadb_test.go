@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/rotatorkit/rotator/engines/mysql"
-	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
+	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/strategies"
 	"github.com/rotatorkit/rotator/strategies/alternating"
