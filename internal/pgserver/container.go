@@ -47,7 +47,32 @@ func dockerAvailable(ctx context.Context) (bool, string) {
 	return docker.ok, docker.why
 }
 
+// checkDocker asks whether a Docker engine answers, within
+// dockerCheckTimeout whatever happens: testcontainers' client creation
+// talks to the engine without a deadline, and an engine that accepts and
+// never answers would otherwise hang every test (the goroutine is left
+// behind then, once per process).
 func checkDocker(ctx context.Context) (ok bool, why string) {
+	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
+	defer cancel()
+	type result struct {
+		ok  bool
+		why string
+	}
+	done := make(chan result, 1)
+	go func() {
+		ok, why := checkDockerUnbounded(ctx)
+		done <- result{ok, why}
+	}()
+	select {
+	case r := <-done:
+		return r.ok, r.why
+	case <-ctx.Done():
+		return false, fmt.Sprintf("%v within %v", errEngineDown, dockerCheckTimeout)
+	}
+}
+
+func checkDockerUnbounded(ctx context.Context) (ok bool, why string) {
 	defer func() {
 		if r := recover(); r != nil {
 			ok, why = false, fmt.Sprint(r)
@@ -58,8 +83,6 @@ func checkDocker(ctx context.Context) (ok bool, why string) {
 		return false, err.Error()
 	}
 	defer provider.Close()
-	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
-	defer cancel()
 	if err := provider.Health(ctx); err != nil {
 		return false, err.Error()
 	}
