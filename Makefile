@@ -50,7 +50,7 @@ test:
 test-postgres:
 	$(GO) test -count=1 -timeout 30m -run Postgres ./engines/postgres/ ./integration/ ./cmd/rotator/
 
-## test-containers: the PostgreSQL suite (rotations, attack cases, Lambda end-to-end, demo) with every server in a container;
+## test-containers: the PostgreSQL and MySQL/MariaDB suites (rotations, attack cases, Lambda end-to-end, demo) with every server in a container;
 ##   needs a Docker engine; where Docker Hub is out of reach: eval "$$(.ci/docker)" && make test-containers
 test-containers:
 	GO=$(GO) bash .ci/test-containers

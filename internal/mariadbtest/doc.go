@@ -3,10 +3,16 @@
 //
 // A server comes from the first of these that works, tried in order:
 //
-//  1. a container, when a container backend is registered with
-//     [RegisterContainerBackend] (none is in this package: the hook is for
-//     the containers backend that builds MariaDB and MySQL images) and
-//     $ROTATOR_TEST_MYSQL_MODE allows it;
+//  1. a container of $ROTATOR_TEST_IMAGE_MARIADB (default [DefaultImage];
+//     .ci/docker builds rotator-test/mariadb) when a Docker engine on this
+//     Linux host answers (container.go): on the host's network, listening
+//     on 127.0.0.1 on a random free port like a local server (the accounts
+//     tests make live at 127.0.0.1), every account with a password, TLS
+//     with a certificate signed by a CA made for it (copied into the
+//     container), require_secure_transport on request, and the general log
+//     (copied out of the container by [Server.ReadLog]). An engine or image
+//     that cannot be had makes the rig go on to local binaries, with the
+//     reason; [RegisterContainerBackend] replaces this backend;
 //  2. a throwaway server made from locally installed binaries (mariadbd
 //     and mariadb-install-db, or mysqld and mysql_install_db, found through
 //     $ROTATOR_TEST_MYSQL_BINDIR, $PATH, /usr/sbin and /usr/libexec) in a
@@ -22,16 +28,21 @@
 //     server configured for them (no TLS, require_secure_transport) and
 //     the general log are skipped there.
 //
-// $ROTATOR_TEST_MYSQL_MODE=container|local|dsn restricts the choice to one
-// of them. When none is available the test is skipped with the reason, or
-// fails when $ROTATOR_REQUIRE_DB=1.
+// $ROTATOR_TEST_BACKEND=containers|local|dsn (internal/testbackend; or the
+// older $ROTATOR_TEST_MYSQL_MODE=container|local|dsn) forces one of them: a
+// forced backend that is not available fails the test with the reason. Not
+// forced, when none is available the test is skipped with the reasons, or
+// fails when $ROTATOR_REQUIRE_DB=1. Each server start prints where it came
+// from, and why not from the backends before it, on stderr:
+// "mariadbtest: backend=containers (container IMAGE): VERSION on
+// 127.0.0.1:PORT, TLS on" (CI's containers run checks these lines).
 //
 // Two ways to get a server, as in pgtest: [Shared] (one server per test
 // binary and option set; TestMain must call [Main] or [Activate]) and
 // [Start] (one server for one test, stopped in t.Cleanup).
 //
-// Local servers log every statement to the general log, so a test can read
-// [Server.ReadLog] to prove that a plaintext password never reached the
-// server. The helpers here never send one either: [Server.CreateUser]
+// Local and container servers log every statement to the general log, so
+// a test can read [Server.ReadLog] to prove that a plaintext password never
+// reached the server. The helpers here never send one either: [Server.CreateUser]
 // sends mysql_native_password hashes computed client-side.
 package mariadbtest

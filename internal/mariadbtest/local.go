@@ -8,7 +8,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,8 +18,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 )
 
 const localDirPrefix = "rotator-mariadbtest-"
@@ -77,15 +74,6 @@ func serverCredential() (*syscall.Credential, string) {
 		return nil, "cannot parse the 'mysql' OS user's uid/gid"
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, ""
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // childEnv is this process's environment without MYSQL_* variables
@@ -148,6 +136,7 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 
 	s := &Server{
 		Mode:                   ModeLocal,
+		source:                 "local binaries " + bins.server,
 		Host:                   "127.0.0.1",
 		SuperUser:              "root",
 		SuperHost:              "127.0.0.1",
@@ -238,8 +227,6 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	return nil, "", lastErr
 }
 
-var errPortTaken = errors.New("port taken")
-
 // runServer starts the server, waits until it answers on its socket, then
 // gives root a password (hashed here) and checks a TCP login.
 func runServer(ctx context.Context, s *Server, server string, cred *syscall.Credential, dir, sock string, args []string) (func() error, error) {
@@ -318,52 +305,6 @@ func runServer(ctx context.Context, s *Server, server string, cred *syscall.Cred
 	}
 	s.MariaDB = strings.Contains(strings.ToLower(s.Version), "mariadb")
 	return stop, nil
-}
-
-// secureAccounts leaves two accounts: root@localhost (the socket) and
-// root@127.0.0.1, both with the rig's password (its hash: the plaintext
-// never reaches the server), every privilege and GRANT OPTION.
-func secureAccounts(ctx context.Context, root *sql.DB, s *Server) error {
-	rows, err := root.QueryContext(ctx, "SELECT User, Host FROM mysql.user")
-	if err != nil {
-		return fmt.Errorf("mariadbtest: %w", err)
-	}
-	type acct struct{ user, host string }
-	var all []acct
-	for rows.Next() {
-		var a acct
-		if err := rows.Scan(&a.user, &a.host); err != nil {
-			rows.Close()
-			return fmt.Errorf("mariadbtest: %w", err)
-		}
-		all = append(all, a)
-	}
-	rows.Close()
-	hash := mysqlhash.Native(s.SuperPassword)
-	var stmts []string
-	haveTCP := false
-	for _, a := range all {
-		switch {
-		case a.user == "root" && (a.host == "localhost" || a.host == s.SuperHost):
-			stmts = append(stmts, "ALTER USER "+Account(a.user, a.host)+" IDENTIFIED BY PASSWORD '"+hash+"'")
-			haveTCP = haveTCP || a.host == s.SuperHost
-		case a.user == "mariadb.sys" || a.user == "mysql.sys" || a.user == "mysql.session" || a.user == "mysql.infoschema":
-		default:
-			stmts = append(stmts, "DROP USER "+Account(a.user, a.host))
-		}
-	}
-	if !haveTCP {
-		acct := Account(s.SuperUser, s.SuperHost)
-		stmts = append(stmts, "CREATE USER "+acct+" IDENTIFIED BY PASSWORD '"+hash+"'",
-			"GRANT ALL PRIVILEGES ON *.* TO "+acct+" WITH GRANT OPTION",
-			"GRANT PROXY ON ''@'%' TO "+acct+" WITH GRANT OPTION")
-	}
-	for _, q := range stmts {
-		if _, err := root.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("mariadbtest: %s: %w", q, err)
-		}
-	}
-	return nil
 }
 
 func fileSize(path string) int64 {

@@ -20,6 +20,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
+	"github.com/rotatorkit/rotator/internal/testbackend"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -31,7 +32,9 @@ const (
 	// EnvDSN: a go-sql-driver DSN for an existing server, as an account
 	// with every privilege WITH GRANT OPTION.
 	EnvDSN = "ROTATOR_TEST_MYSQL_DSN"
-	// EnvMode: "container", "local" or "dsn" to allow only that source.
+	// EnvMode: "container", "local" or "dsn" to allow only that source; an
+	// older, MariaDB/MySQL-only form of $ROTATOR_TEST_BACKEND
+	// (internal/testbackend). When both are set they must agree.
 	EnvMode = "ROTATOR_TEST_MYSQL_MODE"
 	// EnvBinDir: the directory holding mariadbd (or mysqld) and
 	// mariadb-install-db (or mysql_install_db).
@@ -76,6 +79,12 @@ type Server struct {
 	RequireSecureTransport bool
 	// DataDir, LogFile (the general log) and ErrorLog: local mode only.
 	DataDir, LogFile, ErrorLog string
+
+	// source says where the server came from, for the log line
+	// ("container IMAGE", "local binaries PATH"); skipped says why the
+	// backends tried before it were not used.
+	source  string
+	skipped []string
 
 	stopFn   func() error
 	logFn    func() (string, error)
@@ -133,11 +142,11 @@ func (c config) key() string {
 // skip reason when containers are not available here.
 type ContainerBackend func(ctx context.Context, tls bool, tlsHosts []string, requireSecureTransport bool) (s *Server, skip string, err error)
 
-var containerBackend ContainerBackend
+var containerBackend ContainerBackend = startContainer
 
-// RegisterContainerBackend installs the containers backend, tried before
-// local binaries (the hook for a container image of MariaDB or MySQL; this
-// package has none of its own).
+// RegisterContainerBackend replaces the containers backend, tried before
+// local binaries (by default a container of $ROTATOR_TEST_IMAGE_MARIADB,
+// see container.go); nil turns containers off.
 func RegisterContainerBackend(b ContainerBackend) { containerBackend = b }
 
 // SetLifecycle gives a server started elsewhere (a container backend) the
@@ -278,54 +287,135 @@ func unavailable(t testing.TB, reason string) {
 	t.Skipf("%s (set %s=1 to make this a failure)", reason, EnvRequire)
 }
 
-func start(cfg config) (*Server, string, error) {
-	only := Mode(strings.ToLower(strings.TrimSpace(os.Getenv(EnvMode))))
-	switch only {
-	case "", ModeContainer, ModeLocal, ModeDSN:
-	default:
-		return nil, "", fmt.Errorf("mariadbtest: $%s=%q: want container, local or dsn", EnvMode, only)
+// backend returns the backend forced by $ROTATOR_TEST_BACKEND or, for
+// this rig alone, by the older $ROTATOR_TEST_MYSQL_MODE, and how it was
+// asked for (for messages).
+func backend() (b testbackend.Backend, how string, err error) {
+	b, err = testbackend.FromEnv()
+	if err != nil {
+		return b, "", fmt.Errorf("mariadbtest: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	how = "$" + testbackend.EnvBackend + "=" + string(b)
+	legacy := os.Getenv(EnvMode)
+	if strings.TrimSpace(legacy) == "" {
+		return b, how, nil
+	}
+	lb, err := testbackend.Parse(legacy)
+	if err != nil {
+		return b, "", fmt.Errorf("mariadbtest: $%s: %w", EnvMode, err)
+	}
+	if b != testbackend.Any && lb != b {
+		return b, "", fmt.Errorf("mariadbtest: $%s=%s and $%s=%s disagree", testbackend.EnvBackend, b, EnvMode, legacy)
+	}
+	return lb, "$" + EnvMode + "=" + legacy, nil
+}
+
+// start picks a source: containers, local binaries, $ROTATOR_TEST_MYSQL_DSN,
+// the first that is available. It returns a reason when none is (skip), an
+// error when one is available but failed, or when a forced backend is not
+// available.
+func start(cfg config) (*Server, string, error) {
+	b, how, err := backend()
+	if err != nil {
+		return nil, "", err
+	}
+	forced := func(why string) error {
+		return fmt.Errorf("mariadbtest: %s forces the %s backend, and it is not available: %s", how, b, why)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var reasons []string
-	if only == "" || only == ModeContainer {
-		if containerBackend == nil {
-			reasons = append(reasons, "no container backend registered")
-		} else {
-			s, skip, err := containerBackend(ctx, cfg.tls, cfg.tlsHosts, cfg.requireSecure)
-			switch {
-			case err != nil:
-				return nil, "", err
-			case skip == "":
-				return register(s)
-			}
-			reasons = append(reasons, skip)
-		}
+	// try runs one backend; done says whether start has its answer.
+	type result struct {
+		s    *Server
+		skip string
+		err  error
 	}
-	if only == "" || only == ModeLocal {
-		s, skip, err := startLocal(ctx, cfg)
+	try := func(start func() (*Server, string, error)) (r result, done bool) {
+		s, skip, err := start()
 		switch {
 		case err != nil:
-			return nil, "", err
+			return result{err: err}, true
 		case skip == "":
-			return register(s)
+			s.skipped = reasons
+			logStart(s)
+			s, skip, err = register(s)
+			return result{s, skip, err}, true
+		case b != testbackend.Any:
+			return result{err: forced(skip)}, true
 		}
 		reasons = append(reasons, skip)
+		return result{}, false
 	}
-	if only == "" || only == ModeDSN {
-		if dsn := os.Getenv(EnvDSN); dsn != "" {
+	if b == testbackend.Any || b == testbackend.Containers {
+		r, done := try(func() (*Server, string, error) {
+			if containerBackend == nil {
+				return nil, "no container backend registered", nil
+			}
+			return containerBackend(ctx, cfg.tls, cfg.tlsHosts, cfg.requireSecure)
+		})
+		if done {
+			return r.s, r.skip, r.err
+		}
+	}
+	if b == testbackend.Any || b == testbackend.Local {
+		r, done := try(func() (*Server, string, error) { return startLocal(ctx, cfg) })
+		if done {
+			return r.s, r.skip, r.err
+		}
+	}
+	if b == testbackend.Any || b == testbackend.DSN {
+		dsn := os.Getenv(EnvDSN)
+		if dsn == "" {
+			if b == testbackend.DSN {
+				return nil, "", forced("$" + EnvDSN + " is not set")
+			}
+			reasons = append(reasons, "$"+EnvDSN+" is not set")
+		} else {
 			s, skip, err := startDSN(ctx, cfg, dsn)
 			switch {
 			case err != nil:
 				return nil, "", err
 			case skip != "":
+				// A test that needs a configured server: a skip even
+				// when forced.
 				return nil, skip, nil
 			}
+			s.skipped = reasons
+			logStart(s)
 			return register(s)
 		}
-		reasons = append(reasons, "$"+EnvDSN+" is not set")
 	}
 	return nil, "no MariaDB/MySQL server for tests: " + strings.Join(reasons, "; "), nil
+}
+
+// logStart says, once per server start, which backend the tests use and
+// why the ones before it were not used. It writes to stderr, which `go
+// test -v` and a failing package's output show: CI checks in it that its
+// containers run did run on containers.
+func logStart(s *Server) {
+	name := string(s.Mode)
+	if s.Mode == ModeContainer {
+		name = string(testbackend.Containers)
+	}
+	source := s.source
+	if source == "" {
+		source = string(s.Mode)
+	}
+	tls := "off"
+	if s.TLS {
+		tls = "on"
+		if s.RequireSecureTransport {
+			tls += ", require_secure_transport=ON"
+		}
+	}
+	var w strings.Builder
+	fmt.Fprintf(&w, "mariadbtest: backend=%s (%s): %s on %s, TLS %s\n",
+		name, source, s.Version, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), tls)
+	for _, r := range s.skipped {
+		fmt.Fprintf(&w, "mariadbtest:   before it: %s\n", r)
+	}
+	fmt.Fprint(os.Stderr, w.String())
 }
 
 func register(s *Server) (*Server, string, error) {

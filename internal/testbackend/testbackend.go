@@ -1,5 +1,5 @@
 // Package testbackend reads the environment variables that say where the
-// test rigs (internal/pgtest, and the MariaDB/MySQL rig to come) get their
+// test rigs (internal/pgtest, internal/mariadbtest) get their
 // database servers, so that every rig reads them the same way:
 //
 //   - ROTATOR_TEST_BACKEND=containers|local|dsn forces one backend. Unset,

@@ -1,0 +1,380 @@
+package mariadbtest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"github.com/rotatorkit/rotator/internal/testbackend"
+)
+
+// DefaultImage is the container image used when $ROTATOR_TEST_IMAGE_MARIADB
+// is not set: Docker Hub's MariaDB 10.11. .ci/docker builds
+// rotator-test/mariadb (.ci/images/mariadb), whose entrypoint takes the
+// same variables and command.
+const DefaultImage = "mariadb:10.11"
+
+// ContainerLabel labels the containers this package starts (.ci/docker
+// removes the exited ones a killed test binary left behind).
+const ContainerLabel = "org.rotatorkit.rotator"
+
+// Bounds on the container steps, so that an engine that stops answering or
+// a server that never gets ready gives an error rather than a hang.
+const (
+	dockerCheckTimeout = 10 * time.Second
+	pullTimeout        = 4 * time.Minute
+	readyTimeout       = 90 * time.Second
+	stopTimeout        = time.Minute
+)
+
+// Paths in the container: the TLS files (copied in owned by root), the
+// entrypoint that gives the key to the mysql user before running the
+// image's own entrypoint (found by the same name in Docker Hub's mariadb
+// image and in rotator-test/mariadb), and the general log.
+const (
+	containerDir       = "/etc/rotator-mariadbtest/"
+	containerTLSScript = "/usr/local/bin/rotator-mariadbtest-tls.sh"
+	containerLogFile   = "/var/lib/mysql/rotator-general.log"
+	initSQL            = "GRANT PROXY ON ''@'%' TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
+	tlsEntrypoint      = `#!/bin/sh
+set -e
+chown mysql:mysql ` + containerDir + `server.key
+chmod 600 ` + containerDir + `server.key
+exec docker-entrypoint.sh "$@"
+`
+)
+
+// image is $ROTATOR_TEST_IMAGE_MARIADB, else DefaultImage.
+func image() string {
+	if img := testbackend.Image("mariadb"); img != "" {
+		return img
+	}
+	return DefaultImage
+}
+
+var docker struct {
+	once sync.Once
+	ok   bool
+	why  string
+}
+
+// dockerAvailable runs testcontainers' provider health check once per
+// process. Without a Docker engine it fails fast.
+func dockerAvailable(ctx context.Context) (bool, string) {
+	docker.once.Do(func() { docker.ok, docker.why = checkDocker(ctx) })
+	return docker.ok, docker.why
+}
+
+func checkDocker(ctx context.Context) (ok bool, why string) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok, why = false, fmt.Sprint(r)
+		}
+	}()
+	provider, err := testcontainers.ProviderDefault.GetProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
+	if err != nil {
+		return false, err.Error()
+	}
+	defer provider.Close()
+	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
+	defer cancel()
+	if err := provider.Health(ctx); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
+}
+
+// ensureImage makes sure the engine has img, pulling it (within
+// pullTimeout) when it has not. Its error says why the image cannot be had.
+func ensureImage(ctx context.Context, img string) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // testcontainers panics on some engine failures
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
+	if err != nil {
+		return fmt.Errorf("docker provider: %w", err)
+	}
+	defer provider.Close()
+	have := func() (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
+		defer cancel()
+		// Listing fails only when the engine does not answer; an
+		// inspection also fails for a missing image.
+		if _, err := provider.ListImages(ctx); err != nil {
+			return false, fmt.Errorf("the Docker engine does not answer: %w", err)
+		}
+		_, err := provider.Client().ImageInspect(ctx, img)
+		return err == nil, nil
+	}
+	if ok, err := have(); err != nil || ok {
+		return err
+	}
+	start := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	if err := provider.PullImage(pctx, img); err != nil {
+		return fmt.Errorf("the image is not on this Docker engine, and pulling it failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
+	}
+	// A pull whose error came in the progress stream returns no error.
+	if ok, err := have(); !ok {
+		return fmt.Errorf("the image is not on this Docker engine, and pulling it did not make it appear (%v)", err)
+	}
+	return nil
+}
+
+// startContainer is the containers backend: a server in a container of
+// image() on the host's network, listening on 127.0.0.1 on a free port as
+// a local server does (the accounts tests make live at 127.0.0.1, the
+// address their connections come from; through a published port they
+// would come from the bridge's gateway). It mirrors the local rig: TLS
+// with a certificate signed by a CA made for this server (copied into the
+// container), require_secure_transport on request, a password for every
+// account (the same account clean-up), and the general log, read by
+// copying it out of the container.
+//
+// The reason to skip (fall back) is non-empty when containers cannot be
+// had here: no Docker engine, an image that cannot be had, or an engine
+// whose host network is not this machine's. A container that was had but
+// whose server failed is an error.
+func startContainer(ctx context.Context, useTLS bool, tlsHosts []string, requireSecure bool) (*Server, string, error) {
+	img := image()
+	what := "container " + img
+	if runtime.GOOS != "linux" {
+		return nil, what + ": needs a Docker engine on this Linux host (host networking); this is " + runtime.GOOS, nil
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" && !strings.HasPrefix(h, "unix://") {
+		return nil, what + ": needs a Docker engine on this host (host networking); $DOCKER_HOST=" + h, nil
+	}
+	if ok, why := dockerAvailable(ctx); !ok {
+		return nil, what + ": no Docker engine (" + why + ")", nil
+	}
+	if err := ensureImage(ctx, img); err != nil {
+		return nil, what + ": " + err.Error(), nil
+	}
+	var lastErr error
+	for range 3 {
+		port, err := freePort()
+		if err != nil {
+			return nil, "", fmt.Errorf("mariadbtest: free port: %w", err)
+		}
+		s, err := runContainer(ctx, img, port, useTLS, tlsHosts, requireSecure)
+		if err == nil {
+			return s, "", nil
+		}
+		lastErr = err
+		if !errors.Is(err, errPortTaken) {
+			break
+		}
+	}
+	return nil, "", fmt.Errorf("mariadbtest: %s: %w", what, lastErr)
+}
+
+func runContainer(ctx context.Context, img string, port int, useTLS bool, tlsHosts []string, requireSecure bool) (*Server, error) {
+	s := &Server{
+		Mode:                   ModeContainer,
+		Host:                   "127.0.0.1",
+		Port:                   port,
+		SuperUser:              "root",
+		SuperHost:              "127.0.0.1",
+		SuperPassword:          randomHex(16),
+		RequireSecureTransport: requireSecure,
+		source:                 "container " + img,
+	}
+	args := []string{
+		"mariadbd",
+		"--port=" + strconv.Itoa(port),
+		"--bind-address=127.0.0.1",
+		"--skip-name-resolve",
+		"--innodb-buffer-pool-size=32M",
+		"--innodb-log-file-size=16M",
+		"--innodb-flush-log-at-trx-commit=0",
+		"--performance-schema=OFF",
+		"--max-connections=400",
+		"--character-set-server=utf8mb4",
+		"--plugin-load-add=auth_ed25519",
+	}
+	copts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithEnv(map[string]string{
+			"MARIADB_ROOT_PASSWORD": s.SuperPassword,
+			"MARIADB_ROOT_HOST":     s.SuperHost,
+		}),
+		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.NetworkMode = "host"
+		}),
+		// Run by the entrypoint as root@localhost, which alone may give
+		// root@127.0.0.1 the PROXY grant a local server's root has.
+		testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader:            strings.NewReader(initSQL),
+			ContainerFilePath: "/docker-entrypoint-initdb.d/rotator-mariadbtest.sql",
+			FileMode:          0o644,
+		}),
+		testcontainers.WithLogger(tclog.NewNoopLogger()),
+		testcontainers.WithLabels(map[string]string{ContainerLabel: "mariadbtest"}),
+	}
+	var tmp string
+	if useTLS {
+		b, err := newServerCert(tlsHosts)
+		if err != nil {
+			return nil, err
+		}
+		// The CA in a file too, for Server.CAFile.
+		tmp, err = os.MkdirTemp("", "rotator-mariadbtest-tls-")
+		if err != nil {
+			return nil, fmt.Errorf("mariadbtest: %w", err)
+		}
+		s.CAFile = tmp + "/ca.pem"
+		if err := os.WriteFile(s.CAFile, b.caPEM, 0o644); err != nil {
+			_ = os.RemoveAll(tmp)
+			return nil, fmt.Errorf("mariadbtest: %w", err)
+		}
+		file := func(data []byte, path string, mode int64) testcontainers.ContainerFile {
+			return testcontainers.ContainerFile{Reader: bytes.NewReader(data), ContainerFilePath: path, FileMode: mode}
+		}
+		copts = append(copts,
+			testcontainers.WithFiles(
+				file(b.caPEM, containerDir+"ca.pem", 0o644),
+				file(b.certPEM, containerDir+"server.pem", 0o644),
+				file(b.keyPEM, containerDir+"server.key", 0o600),
+				file([]byte(tlsEntrypoint), containerTLSScript, 0o755)),
+			testcontainers.WithEntrypoint("sh", containerTLSScript))
+		args = append(args, "--ssl-ca="+containerDir+"ca.pem", "--ssl-cert="+containerDir+"server.pem", "--ssl-key="+containerDir+"server.key")
+		if requireSecure {
+			args = append(args, "--require-secure-transport=ON")
+		}
+		s.TLS, s.CAPEM = true, b.caPEM
+	} else {
+		// Whatever the image's configuration says (rotator-test/mariadb
+		// turns TLS on with a CA of its own).
+		args = append(args, "--skip-ssl")
+	}
+	copts = append(copts, testcontainers.WithCmd(args...))
+
+	ctr, err := testcontainers.Run(ctx, img, copts...)
+	cleanup := func() error {
+		var err error
+		if ctr != nil {
+			// Bounded: Terminate's own removal would wait on an engine
+			// that stopped answering.
+			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+			defer cancel()
+			if terr := ctr.Terminate(sctx, testcontainers.StopTimeout(10*time.Second)); terr != nil {
+				err = fmt.Errorf("mariadbtest: removing container %s: %w", ctr.GetContainerID(), terr)
+			}
+		}
+		if tmp != "" {
+			_ = os.RemoveAll(tmp)
+		}
+		return err
+	}
+	fail := func(err error) (*Server, error) {
+		if ctr != nil {
+			if log := containerLog(ctr); log != "" {
+				if strings.Contains(log, "Address already in use") || strings.Contains(log, "Bind on TCP/IP port") {
+					err = fmt.Errorf("%w: %d", errPortTaken, port)
+				} else {
+					err = fmt.Errorf("%w; container log:\n%s", err, log)
+				}
+			}
+		}
+		_ = cleanup()
+		return nil, err
+	}
+	if err != nil {
+		return fail(err)
+	}
+	// The entrypoint first runs a server without networking to set the
+	// accounts up; the port answers once the final server runs.
+	rctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for {
+		st, err := ctr.State(rctx)
+		if err != nil {
+			return fail(fmt.Errorf("container state: %w", err))
+		}
+		if !st.Running {
+			return fail(fmt.Errorf("the container exited during start-up (status %d)", st.ExitCode))
+		}
+		cctx, ccancel := context.WithTimeout(rctx, 5*time.Second)
+		db, err := s.Connect(cctx, s.SuperUser, s.SuperPassword)
+		ccancel()
+		if err == nil {
+			err = setUp(rctx, db, s)
+			db.Close()
+			if err != nil {
+				return fail(err)
+			}
+			break
+		}
+		if rctx.Err() != nil {
+			return fail(fmt.Errorf("the server is not ready after %s: %w", readyTimeout, err))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.stopFn = cleanup
+	s.logFn = func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rc, err := ctr.CopyFileFromContainer(ctx, containerLogFile)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	return s, nil
+}
+
+// setUp runs, as root over TCP, what the local rig does: the account
+// clean-up (root's password as a hash, every other account dropped), then
+// turns the general log on (after the entrypoint's statements, which set
+// root's password in plaintext) and reads the version.
+func setUp(ctx context.Context, db *sql.DB, s *Server) error {
+	if err := secureAccounts(ctx, db, s); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		"SET GLOBAL general_log_file = '" + containerLogFile + "'",
+		"SET GLOBAL general_log = ON",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("mariadbtest: %s: %w", q, err)
+		}
+	}
+	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&s.Version); err != nil {
+		return fmt.Errorf("mariadbtest: %w", err)
+	}
+	s.MariaDB = strings.Contains(strings.ToLower(s.Version), "mariadb")
+	return nil
+}
+
+// containerLog returns the end of a container's log, for an error message.
+func containerLog(ctr testcontainers.Container) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := ctr.Logs(ctx)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
