@@ -6,12 +6,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/rotatorkit/rotator/internal/pgserver"
 	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -65,37 +65,9 @@ func image() string {
 	return DefaultImage
 }
 
-var docker struct {
-	once sync.Once
-	ok   bool
-	why  string
-}
-
-// dockerAvailable runs testcontainers' provider health check once per
-// process. Without a Docker engine it fails fast.
-func dockerAvailable(ctx context.Context) (bool, string) {
-	docker.once.Do(func() { docker.ok, docker.why = checkDocker(ctx) })
-	return docker.ok, docker.why
-}
-
-func checkDocker(ctx context.Context) (ok bool, why string) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok, why = false, fmt.Sprint(r)
-		}
-	}()
-	provider, err := testcontainers.ProviderDefault.GetProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
-	if err != nil {
-		return false, err.Error()
-	}
-	defer provider.Close()
-	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
-	defer cancel()
-	if err := provider.Health(ctx); err != nil {
-		return false, err.Error()
-	}
-	return true, ""
-}
+// dockerAvailable is pgserver's bounded engine check, run once per
+// process for both rigs.
+func dockerAvailable(ctx context.Context) (bool, string) { return pgserver.DockerAvailable(ctx) }
 
 // ensureImage makes sure the engine has img, pulling it (within
 // pullTimeout) when it has not. Its error says why the image cannot be had.

@@ -40,7 +40,12 @@ var docker struct {
 
 // dockerAvailable runs testcontainers' provider health check once per
 // process. Without a Docker engine it fails fast.
-func dockerAvailable(ctx context.Context) (bool, string) {
+func dockerAvailable(ctx context.Context) (bool, string) { return DockerAvailable(ctx) }
+
+// DockerAvailable reports, once per process and within a bounded time,
+// whether a Docker engine answers, and why not. The other test rigs
+// (internal/mariadbtest) share it.
+func DockerAvailable(ctx context.Context) (bool, string) {
 	docker.once.Do(func() {
 		docker.ok, docker.why = checkDocker(ctx)
 	})
