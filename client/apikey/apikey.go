@@ -97,7 +97,6 @@ type Transport struct {
 	field    string
 	statuses []int
 	log      *slog.Logger
-	now      func() time.Time
 
 	refused, retries, notReplayable atomic.Uint64
 }
@@ -116,7 +115,6 @@ func New(src Source, secretID string, opts ...Option) (*Transport, error) {
 		field:    DefaultField,
 		statuses: []int{http.StatusUnauthorized},
 		log:      slog.Default(),
-		now:      time.Now,
 	}
 	for _, o := range opts {
 		o(t)
@@ -134,7 +132,7 @@ func (t *Transport) Stats() Stats {
 }
 
 // RoundTrip sends req with the current key. When the answer has a retry
-// status, it asks the cache for a value fetched after the request started
+// status, it asks the cache for a value fetched after the refused key was
 // (one GetSecretValue however many requests were refused at once) and, if
 // that holds another key and the request's body can be sent again
 // (no body, or GetBody, which http.NewRequest sets for in-memory bodies),
@@ -142,7 +140,6 @@ func (t *Transport) Stats() Stats {
 // the server sent it. req is not modified.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	start := t.now()
 	v, err := t.src.Get(ctx, t.id)
 	var key string
 	if err == nil {
@@ -165,7 +162,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			"version_id", v.VersionID(), "status", resp.StatusCode)
 		return resp, nil
 	}
-	nv, err := t.src.Refresh(ctx, t.id, secretcache.StageCurrent, start)
+	// A value fetched after the refused one was: a fetch that another
+	// refused request started, even before this request began, will do.
+	// (The request's start time would ask for yet another fetch whenever a
+	// request read the old key while that fetch was in flight.)
+	nv, err := t.src.Refresh(ctx, t.id, secretcache.StageCurrent, v.FetchedAt())
 	if err != nil {
 		t.log.Warn("the server refused the API key and the secret could not be read again",
 			"version_id", v.VersionID(), "status", resp.StatusCode, "error", err)
