@@ -200,7 +200,7 @@ func runContainer(ctx context.Context, img string, port int, useTLS bool, tlsHos
 	}
 	var tmp string
 	if useTLS {
-		b, err := newServerCert(tlsHosts)
+		b, err := pgserver.NewServerCert(tlsHosts)
 		if err != nil {
 			return nil, err
 		}
@@ -210,7 +210,7 @@ func runContainer(ctx context.Context, img string, port int, useTLS bool, tlsHos
 			return nil, fmt.Errorf("mariadbtest: %w", err)
 		}
 		s.CAFile = tmp + "/ca.pem"
-		if err := os.WriteFile(s.CAFile, b.caPEM, 0o644); err != nil {
+		if err := os.WriteFile(s.CAFile, b.CAPEM, 0o644); err != nil {
 			_ = os.RemoveAll(tmp)
 			return nil, fmt.Errorf("mariadbtest: %w", err)
 		}
@@ -219,16 +219,16 @@ func runContainer(ctx context.Context, img string, port int, useTLS bool, tlsHos
 		}
 		copts = append(copts,
 			testcontainers.WithFiles(
-				file(b.caPEM, containerDir+"ca.pem", 0o644),
-				file(b.certPEM, containerDir+"server.pem", 0o644),
-				file(b.keyPEM, containerDir+"server.key", 0o600),
+				file(b.CAPEM, containerDir+"ca.pem", 0o644),
+				file(b.CertPEM, containerDir+"server.pem", 0o644),
+				file(b.KeyPEM, containerDir+"server.key", 0o600),
 				file([]byte(tlsEntrypoint), containerTLSScript, 0o755)),
 			testcontainers.WithEntrypoint("sh", containerTLSScript))
 		args = append(args, "--ssl-ca="+containerDir+"ca.pem", "--ssl-cert="+containerDir+"server.pem", "--ssl-key="+containerDir+"server.key")
 		if requireSecure {
 			args = append(args, "--require-secure-transport=ON")
 		}
-		s.TLS, s.CAPEM = true, b.caPEM
+		s.TLS, s.CAPEM = true, b.CAPEM
 	} else {
 		// Whatever the image's configuration says (rotator-test/mariadb
 		// turns TLS on with a CA of its own).

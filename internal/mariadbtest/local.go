@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/rotatorkit/rotator/internal/pgserver"
 	"os"
 	"os/exec"
 	"os/user"
@@ -174,22 +175,22 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 		"--plugin-load-add=auth_ed25519",
 	}
 	if cfg.tls {
-		b, err := newServerCert(cfg.tlsHosts)
+		b, err := pgserver.NewServerCert(cfg.tlsHosts)
 		if err != nil {
 			return nil, "", err
 		}
-		if s.CAFile, err = writeFile("ca.pem", b.caPEM, 0o644); err != nil {
+		if s.CAFile, err = writeFile("ca.pem", b.CAPEM, 0o644); err != nil {
 			return nil, "", err
 		}
-		cert, err := writeFile("server.pem", b.certPEM, 0o644)
+		cert, err := writeFile("server.pem", b.CertPEM, 0o644)
 		if err != nil {
 			return nil, "", err
 		}
-		key, err := writeFile("server.key", b.keyPEM, 0o600)
+		key, err := writeFile("server.key", b.KeyPEM, 0o600)
 		if err != nil {
 			return nil, "", err
 		}
-		s.TLS, s.CAPEM = true, b.caPEM
+		s.TLS, s.CAPEM = true, b.CAPEM
 		args = append(args, "--ssl-ca="+s.CAFile, "--ssl-cert="+cert, "--ssl-key="+key)
 		if cfg.requireSecure {
 			args = append(args, "--require-secure-transport=ON")

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/rotatorkit/rotator/internal/pgserver"
 	"net"
 	"os"
 	"slices"
@@ -507,7 +508,7 @@ func (s *Server) Config(user, password string) *mysql.Config {
 	c.AllowNativePasswords = true
 	c.InterpolateParams = true
 	if s.TLS {
-		c.TLS = tlsClientConfig(s.CAPEM)
+		c.TLS = pgserver.TLSClientConfig(s.CAPEM)
 	}
 	return c
 }
@@ -691,7 +692,7 @@ func RandomPassword(n int) string {
 // "wrong CA" for verification tests.
 func NewCAPEM(t testing.TB) []byte {
 	t.Helper()
-	p, err := newCAPEM()
+	p, err := pgserver.NewCAPEM()
 	if err != nil {
 		t.Fatalf("mariadbtest: %v", err)
 	}

@@ -237,7 +237,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	}
 	var tmp string
 	if len(opts.TLSHosts) > 0 {
-		b, err := newServerCert(opts.TLSHosts)
+		b, err := NewServerCert(opts.TLSHosts)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +247,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("pgserver: %w", err)
 		}
 		ca := filepath.Join(tmp, "ca.crt")
-		if err := os.WriteFile(ca, b.caPEM, 0o644); err != nil {
+		if err := os.WriteFile(ca, b.CAPEM, 0o644); err != nil {
 			_ = os.RemoveAll(tmp)
 			return nil, fmt.Errorf("pgserver: %w", err)
 		}
@@ -256,14 +256,14 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		}
 		copts = append(copts,
 			testcontainers.WithFiles(
-				file(b.certPEM, containerTLSDir+"server.crt", 0o644),
-				file(b.keyPEM, containerTLSDir+"server.key", 0o600),
+				file(b.CertPEM, containerTLSDir+"server.crt", 0o644),
+				file(b.KeyPEM, containerTLSDir+"server.key", 0o600),
 				file([]byte(tlsEntrypoint), containerTLSScript, 0o755)),
 			testcontainers.WithEntrypoint("sh", containerTLSScript))
 		cmd = append(cmd, "-c", "ssl=on",
 			"-c", "ssl_cert_file="+containerTLSDir+"server.crt",
 			"-c", "ssl_key_file="+containerTLSDir+"server.key")
-		s.TLS, s.CAPEM, s.CAFile, s.TLSHosts = true, b.caPEM, ca, slices.Clone(opts.TLSHosts)
+		s.TLS, s.CAPEM, s.CAFile, s.TLSHosts = true, b.CAPEM, ca, slices.Clone(opts.TLSHosts)
 	} else {
 		cmd = append(cmd, "-c", "ssl=off")
 	}

@@ -215,22 +215,22 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		args = append(args, "-c", "log_statement=all")
 	}
 	if len(opts.TLSHosts) > 0 {
-		b, err := newServerCert(opts.TLSHosts)
+		b, err := NewServerCert(opts.TLSHosts)
 		if err != nil {
 			return nil, "", err
 		}
-		if s.CAFile, err = writeFile("ca.crt", b.caPEM, 0o644); err != nil {
+		if s.CAFile, err = writeFile("ca.crt", b.CAPEM, 0o644); err != nil {
 			return nil, "", err
 		}
-		certFile, err := writeFile("server.crt", b.certPEM, 0o644)
+		certFile, err := writeFile("server.crt", b.CertPEM, 0o644)
 		if err != nil {
 			return nil, "", err
 		}
-		keyFile, err := writeFile("server.key", b.keyPEM, 0o600)
+		keyFile, err := writeFile("server.key", b.KeyPEM, 0o600)
 		if err != nil {
 			return nil, "", err
 		}
-		s.TLS, s.CAPEM, s.TLSHosts = true, b.caPEM, slices.Clone(opts.TLSHosts)
+		s.TLS, s.CAPEM, s.TLSHosts = true, b.CAPEM, slices.Clone(opts.TLSHosts)
 		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile)
 	}
 

@@ -133,7 +133,7 @@ func TestPostgresTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc.TLSConfig = tlsClientConfig(wrong)
+	cc.TLSConfig = TLSClientConfig(wrong)
 	if c, err := pgx.ConnectConfig(ctx, cc); err == nil {
 		_ = c.Close(ctx)
 		t.Fatal("connected with a CA that did not sign the server's certificate")

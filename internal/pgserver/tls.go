@@ -15,8 +15,11 @@ import (
 	"time"
 )
 
-type certBundle struct {
-	caPEM, certPEM, keyPEM []byte
+// CertBundle is a CA and a server certificate it signed, in PEM: what a
+// test server (PostgreSQL, MariaDB) needs for TLS, and what its clients
+// verify against.
+type CertBundle struct {
+	CAPEM, CertPEM, KeyPEM []byte
 }
 
 func serial() *big.Int {
@@ -62,14 +65,17 @@ func NewCAPEM() ([]byte, error) {
 }
 
 // newServerCert makes a CA and a server certificate it signs for hosts.
-func newServerCert(hosts []string) (certBundle, error) {
+// NewServerCert makes a CA and a server certificate it signs for hosts
+// (host names and IP addresses); the key is a traditional (SEC 1) EC key,
+// which both PostgreSQL and MariaDB read.
+func NewServerCert(hosts []string) (CertBundle, error) {
 	ca, caKey, caPEM, err := newCA("rotator pgserver CA " + randomHex(4))
 	if err != nil {
-		return certBundle{}, fmt.Errorf("pgserver: CA: %w", err)
+		return CertBundle{}, fmt.Errorf("pgserver: CA: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return certBundle{}, err
+		return CertBundle{}, err
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
@@ -88,22 +94,22 @@ func newServerCert(hosts []string) (certBundle, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return certBundle{}, fmt.Errorf("pgserver: server certificate: %w", err)
+		return CertBundle{}, fmt.Errorf("pgserver: server certificate: %w", err)
 	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	ecDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return certBundle{}, err
+		return CertBundle{}, err
 	}
-	return certBundle{
-		caPEM:   caPEM,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+	return CertBundle{
+		CAPEM:   caPEM,
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER}),
 	}, nil
 }
 
-// tlsClientConfig verifies that the server's certificate chains to caPEM,
+// TLSClientConfig verifies that the server's certificate chains to caPEM,
 // and not the host name (see Server.ConnConfig).
-func tlsClientConfig(caPEM []byte) *tls.Config {
+func TLSClientConfig(caPEM []byte) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
 	return &tls.Config{
@@ -113,7 +119,11 @@ func tlsClientConfig(caPEM []byte) *tls.Config {
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("pgserver: server sent no certificate")
 			}
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: pool})
+			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
+			for _, c := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(opts)
 			return err
 		},
 	}
