@@ -15,7 +15,7 @@ BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 CA_BUNDLE ?=
 MKZIP_FLAGS := $(if $(CA_BUNDLE),-ca-bundle '$(CA_BUNDLE)')
 
-.PHONY: all help build $(ARCHES:%=build-%) test test-postgres test-containers lint bench demo clean
+.PHONY: all help build $(ARCHES:%=build-%) test test-postgres test-containers test-cdk lint bench demo clean
 
 ## all: lint and test (what make alone runs)
 all: lint test
@@ -54,6 +54,19 @@ test-postgres:
 ##   needs a Docker engine; where Docker Hub is out of reach: eval "$$(.ci/docker)" && make test-containers
 test-containers:
 	GO=$(GO) bash .ci/test-containers
+
+## test-cdk: the CDK constructs (cdk/, a module of its own): go vet, the assertion and cdk-nag tests, `cdk synth` of the example app
+##   with the npm CLI of cdk/_npm (npm ci there first), cfn-lint on every template; needs node and cfn-lint
+CDK_ENV := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
+test-cdk:
+	cd cdk && $(GO) vet ./...
+	cd cdk && $(CDK_ENV) $(GO) test -count=1 -timeout 20m ./...
+	rm -rf cdk/cdk.out cdk/cdk.out.dist
+	cd cdk && $(CDK_ENV) _npm/node_modules/.bin/cdk synth --quiet --no-notices -c placeholderDist=cdk.out.dist -o cdk.out
+	@n=$$(ls cdk/cdk.out/*.template.json | wc -l); echo "cfn-lint: $$n templates"; test "$$n" -ge 5
+	@rc=0; cfn-lint cdk/cdk.out/*.template.json || rc=$$?; \
+	  if [ $$((rc & 3)) -ne 0 ]; then echo "cfn-lint: errors (exit $$rc)"; exit 1; fi; \
+	  echo "cfn-lint: no errors (exit $$rc: warnings or notes at most)"
 
 ## lint: go vet and gofmt
 lint:

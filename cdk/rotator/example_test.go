@@ -37,7 +37,7 @@ func ExampleNewRotation() {
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Example"), nil)
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), nil)
 	db := awsrds.NewDatabaseInstance(stack, jsii.String("Db"), &awsrds.DatabaseInstanceProps{
-		Engine:           awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: awsrds.PostgresEngineVersion_VER_17()}),
+		Engine:           awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: awsrds.PostgresEngineVersion_VER_17_6()}),
 		Vpc:              vpc,
 		StorageEncrypted: jsii.Bool(true),
 	})

@@ -277,7 +277,7 @@ func NewRotation(scope constructs.Construct, id string, props *RotationProps) (*
 	})
 	if !p.ScheduleElsewhere {
 		r.Schedule = NewRotationSchedule(c, "Schedule", p.Secret, r.Function.FunctionArn(), rules, p.RotateImmediately)
-		r.Schedule.Node().AddDependency(r.Permission, r.Function)
+		r.Schedule.Node().AddDependency(r.Permission)
 	}
 	return r, nil
 }

@@ -3,6 +3,7 @@ package archtest
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -162,5 +163,42 @@ func TestFunctionsLinkOnlyTheirOwnParts(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no function found under functions/")
+	}
+}
+
+// cdk/ is a module of its own (ARCHITECTURE.md, "Layers"): the CDK's
+// bindings stay out of this module's build, and the constructs build from
+// nothing of this module (they deploy its zips, they do not link its code).
+func TestCDKIsAModuleOfItsOwn(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdkMod, err := os.ReadFile(filepath.Join(root, "cdk", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(cdkMod), "module "+module+"/cdk\n") {
+		t.Errorf("cdk/go.mod does not declare the module %s/cdk", module)
+	}
+	for _, line := range strings.Split(string(cdkMod), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && (f[0] == "replace" || strings.Contains(" "+line+" ", " "+module+" ")) {
+			t.Errorf("cdk/go.mod: %q: the constructs depend on nothing of this module", line)
+		}
+	}
+	mainMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go", "github.com/cdklabs/"} {
+		if strings.Contains(string(mainMod), dep) {
+			t.Errorf("go.mod requires %s: the CDK belongs in cdk/go.mod", dep)
+		}
+	}
+	for path := range list(t) {
+		if path == "cdk" || strings.HasPrefix(path, "cdk/") {
+			t.Errorf("go list ./... lists %s: cdk/ must stay a module of its own", path)
+		}
 	}
 }
