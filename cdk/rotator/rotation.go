@@ -211,7 +211,6 @@ func NewRotation(scope constructs.Construct, id string, props *RotationProps) (*
 
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	r := &Rotation{Construct: c}
-	stack := awscdk.Stack_Of(c)
 
 	r.LogGroup = awslogs.NewLogGroup(c, jsii.String("Logs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
@@ -221,7 +220,7 @@ func NewRotation(scope constructs.Construct, id string, props *RotationProps) (*
 		AssumedBy:      awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
 		Description:    jsii.String("Rotator " + p.Function.Name + ": rotates one secret"),
 		RoleName:       optional(p.RoleName),
-		InlinePolicies: &map[string]awsiam.PolicyDocument{"Rotation": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: p.statements(stack, r.LogGroup)})},
+		InlinePolicies: &map[string]awsiam.PolicyDocument{"Rotation": awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: p.statements(r.LogGroup)})},
 	})
 
 	fnProps := &awslambda.FunctionProps{
@@ -498,7 +497,7 @@ func (p *RotationProps) environment() (map[string]*string, error) {
 }
 
 // statements are the role's permissions: nothing the rotation does not use.
-func (p *RotationProps) statements(stack awscdk.Stack, logs awslogs.LogGroup) *[]awsiam.PolicyStatement {
+func (p *RotationProps) statements(logs awslogs.LogGroup) *[]awsiam.PolicyStatement {
 	stmt := func(sid string, actions, resources []string, conditions map[string]any) awsiam.PolicyStatement {
 		ps := &awsiam.PolicyStatementProps{
 			Sid:       jsii.String(sid),
@@ -546,7 +545,6 @@ func (p *RotationProps) statements(stack awscdk.Stack, logs awslogs.LogGroup) *[
 			"ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
 		}, []string{"*"}, nil))
 	}
-	_ = stack
 	return &out
 }
 
