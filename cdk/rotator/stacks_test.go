@@ -81,6 +81,11 @@ func TestExampleStacks(t *testing.T) {
 	if n := len(resources(tpl, "AWS::SecretsManager::RotationSchedule")); n != 2 {
 		t.Errorf("%d rotation schedules, want 2 (master and app user)", n)
 	}
+	// The master rotates at once; the application user waits for its user.
+	for r, immediately := range map[*rotator.Rotation]bool{pg.MasterRotation: true, pg.AppUserRotation: false} {
+		sched := resources(tpl, "AWS::SecretsManager::RotationSchedule")[logicalID(r.Schedule)]["Properties"].(map[string]any)
+		equal(t, logicalID(r.Schedule)+" RotateImmediatelyOnUpdate", sched["RotateImmediatelyOnUpdate"], immediately)
+	}
 	endpoint := only(t, tpl, "AWS::EC2::VPCEndpoint")
 	if !strings.Contains(mustJSON(t, endpoint["ServiceName"]), "secretsmanager") {
 		t.Errorf("endpoint service %v", endpoint["ServiceName"])
