@@ -101,8 +101,9 @@ type fmTarget struct {
 	// clone is the clone's name for base (alternating users).
 	clone func(base string) string
 	// Byte patterns for the proxy: the statement that changes a password,
-	// the end of its transaction, the server's end of an answer, and the
-	// query a login makes.
+	// the end of its transaction (nil: the statement commits by itself),
+	// the server's end of an answer (nil: its first chunk), and the query a
+	// login makes.
 	change, commit, reply, loginQuery []byte
 }
 
@@ -328,7 +329,7 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 
 	// The fault.
 	seq := lastSeq(c.sm.Calls())
-	fired := len(c.proxy.Fired())
+	ruleName := c.user + "/" + step + "/" + fault.String()
 	var err error
 	freshAfter := false // the retry runs in a new sandbox (Lambda replaced the old one)
 	switch fault {
@@ -354,16 +355,19 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 			res.Hit = "no: the step does not connect"
 		}
 	case fmDBLostBefore:
-		r := faultproxy.Rule{Match: c.target.loginQuery, Action: faultproxy.CutBefore}
+		r := faultproxy.Rule{Name: ruleName, Match: c.target.loginQuery, Action: faultproxy.CutBefore}
 		if step == rotatortest.StepSet {
 			r.Match = c.target.change
 		}
 		c.proxy.AddRule(r)
 		err = c.invoke(h, step, tokenA, fmTimeout)
 	case fmDBLostAfter:
-		r := faultproxy.Rule{Match: c.target.loginQuery, Action: faultproxy.CutAfterReply, Reply: c.target.reply}
+		r := faultproxy.Rule{Name: ruleName, Match: c.target.loginQuery, Action: faultproxy.CutAfterReply, Reply: c.target.reply}
 		if step == rotatortest.StepSet {
 			r.After, r.Match = c.target.change, c.target.commit
+			if c.target.commit == nil { // the change commits by itself
+				r.After, r.Match = nil, c.target.change
+			}
 		}
 		c.proxy.AddRule(r)
 		err = c.invoke(h, step, tokenA, fmTimeout)
@@ -375,9 +379,13 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 		case rotatortest.StepFinish:
 			c.sm.InjectFault("UpdateSecretVersionStage", rotatortest.Fault{Latency: 10 * time.Second, AfterApply: true, Times: 1})
 		case rotatortest.StepSet:
-			c.proxy.AddRule(faultproxy.Rule{After: c.target.change, Match: c.target.commit, Action: faultproxy.StallReply})
+			r := faultproxy.Rule{Name: ruleName, After: c.target.change, Match: c.target.commit, Action: faultproxy.StallReply}
+			if c.target.commit == nil {
+				r.After, r.Match = nil, c.target.change
+			}
+			c.proxy.AddRule(r)
 		default:
-			c.proxy.AddRule(faultproxy.Rule{Match: c.target.loginQuery, Action: faultproxy.StallReply})
+			c.proxy.AddRule(faultproxy.Rule{Name: ruleName, Match: c.target.loginQuery, Action: faultproxy.StallReply})
 		}
 		err = c.invoke(h, step, tokenA, fmDeadlineTimeout)
 	case fmTwice:
@@ -403,7 +411,7 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 	}
 	c.sm.ClearFaults()
 	c.proxy.ClearRules()
-	proxyFired := len(c.proxy.Fired()) > fired
+	proxyFired := slices.Contains(c.proxy.Fired(), ruleName)
 	smFaulted := faultCalls(c.sm.Calls(), seq) > 0
 	switch fault {
 	case fmThrottleBrief, fmThrottle, fm5xx:
@@ -614,7 +622,12 @@ func (c *fmCase) finishChecks(res fmResult, before map[string]string, final stri
 	after := c.target.snapshot(t, c.ownUsers())
 	for name, b := range before {
 		if a, ok := after[name]; !ok || a != b {
-			fail("role %s changed", name)
+			fail("%s changed", name)
+		}
+	}
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			fail("%s appeared", name)
 		}
 	}
 	res.Converged = len(problems) == 0

@@ -18,8 +18,9 @@ const (
 	// matching chunk: the server never sees the command.
 	CutBefore Action = iota + 1
 	// CutAfterReply forwards the matching chunk, reads and discards the
-	// server's answer up to Rule.Reply, then closes both sides: the server
-	// applied the command, the client never gets the answer.
+	// server's answer up to Rule.Reply (nil: its first chunk), then closes
+	// both sides: the server applied the command, the client never gets
+	// the answer.
 	CutAfterReply
 	// StallReply forwards the matching chunk and discards everything the
 	// server sends from then on, keeping the client's side open and
@@ -60,10 +61,15 @@ type Rule struct {
 	Bytes int
 	// Action is what to do; it must be set.
 	Action Action
-	// Reply marks the end of the server's answer for CutAfterReply.
+	// Reply marks the end of the server's answer for CutAfterReply; nil
+	// means the first chunk the server sends after the command (enough for
+	// a protocol whose answers have no fixed marker, such as MySQL's OK
+	// packet, when the command's answer comes in one write).
 	Reply []byte
 	// Times is how many connections the rule breaks; 0 means 1.
 	Times int
+	// Name is how Fired reports the rule; empty means "action: match".
+	Name string
 }
 
 // Proxy forwards connections from a port on 127.0.0.1 to a target address.
@@ -121,7 +127,8 @@ func (p *Proxy) Accepted() int {
 	return p.accepted
 }
 
-// Fired lists the rules that fired, in order, as "action: match".
+// Fired lists the rules that fired, in order, by Name (or "action:
+// match").
 func (p *Proxy) Fired() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -235,7 +242,8 @@ type pair struct {
 
 	mu      sync.Mutex
 	discard bool   // drop what the server sends
-	until   []byte // with discard: close both once this was seen
+	cut     bool   // with discard: close both once the answer came
+	until   []byte // with cut: the end of the answer (nil: any chunk)
 	seen    []byte // server bytes discarded so far (bounded)
 }
 
@@ -303,7 +311,7 @@ func (p *Proxy) up(c *pair) {
 				c.mu.Lock()
 				c.discard = true
 				if rule.Action == CutAfterReply {
-					c.until = bytes.Clone(rule.Reply)
+					c.cut, c.until = true, bytes.Clone(rule.Reply)
 				}
 				c.mu.Unlock()
 			}
@@ -349,11 +357,15 @@ func (p *Proxy) match(armed map[*ruleState]bool, window []byte, sent int) *Rule 
 		if rs.left == 0 {
 			p.rules = append(p.rules[:i:i], p.rules[i+1:]...)
 		}
-		what := string(r.Match)
-		if r.Bytes > 0 {
-			what = strconv.Itoa(r.Bytes) + " bytes"
+		name := r.Name
+		if name == "" {
+			what := string(r.Match)
+			if r.Bytes > 0 {
+				what = strconv.Itoa(r.Bytes) + " bytes"
+			}
+			name = r.Action.String() + ": " + what
 		}
-		p.fired = append(p.fired, r.Action.String()+": "+what)
+		p.fired = append(p.fired, name)
 		return &r
 	}
 	return nil
@@ -368,13 +380,13 @@ func (p *Proxy) down(c *pair) {
 		if n > 0 {
 			c.mu.Lock()
 			discard, until := c.discard, c.until
-			if discard && until != nil {
+			if discard && c.cut {
 				c.seen = append(c.seen, buf[:n]...)
-				if bytes.Contains(c.seen, until) {
+				if until == nil || bytes.Contains(c.seen, until) {
 					c.mu.Unlock()
 					return // the server answered; the client never hears it
 				}
-				if len(c.seen) > 1<<20 {
+				if len(c.seen) > 1<<20 && len(until) > 0 {
 					c.seen = c.seen[len(c.seen)-len(until):]
 				}
 			}

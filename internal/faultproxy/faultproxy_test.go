@@ -114,6 +114,7 @@ func TestCommandRules(t *testing.T) {
 	}{
 		{"cut before the command", Rule{Match: []byte("CHANGE"), Action: CutBefore}, false, false},
 		{"cut after the server answered", Rule{Match: []byte("change"), Action: CutAfterReply, Reply: []byte("ok change x\n")}, true, false},
+		{"cut after the first answer chunk", Rule{Match: []byte("change"), Action: CutAfterReply}, true, false},
 		{"stall the answer", Rule{Match: []byte("change"), Action: StallReply}, true, true},
 		{"armed by an earlier command", Rule{After: []byte("begin"), Match: []byte("change"), Action: CutAfterReply, Reply: []byte("ok change")}, true, false},
 		{"after a byte count", Rule{Bytes: 10, Action: CutBefore}, false, false},

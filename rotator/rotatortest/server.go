@@ -495,9 +495,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // serveAfterApply performs the call, then answers with the fault f
 // (Fault.AfterApply).
 func (s *Server) serveAfterApply(w http.ResponseWriter, r *http.Request, op string, body []byte, call Call, f Fault) {
+	call.Fault = true
 	seq := s.record(call)
 	out, aerr := s.dispatch(op, body, &call)
-	call.Fault = true
 	if aerr != nil {
 		call.ErrorType, call.Status = aerr.Type, aerr.Status
 	} else {
