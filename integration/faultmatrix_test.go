@@ -52,6 +52,7 @@ type fmFault int
 const (
 	fmThrottleBrief fmFault = iota
 	fmThrottle
+	fmThrottleDeadline
 	fm5xx
 	fmDBRefused
 	fmDBLostBefore
@@ -62,12 +63,13 @@ const (
 	fmNewToken
 )
 
-var fmFaults = []fmFault{fmThrottleBrief, fmThrottle, fm5xx, fmDBRefused, fmDBLostBefore, fmDBLostAfter, fmDeadline, fmTwice, fmRetryFromCreate, fmNewToken}
+var fmFaults = []fmFault{fmThrottleBrief, fmThrottle, fmThrottleDeadline, fm5xx, fmDBRefused, fmDBLostBefore, fmDBLostAfter, fmDeadline, fmTwice, fmRetryFromCreate, fmNewToken}
 
 func (f fmFault) String() string {
 	return [...]string{
 		"SM throttling, 2 calls (SDK absorbs)",
 		"SM throttling, lasting",
+		"SM throttling, lasting, deadline near",
 		"SM 5xx, lasting",
 		"DB connection refused",
 		"DB lost before the change",
@@ -292,6 +294,9 @@ func outcome(err error) string {
 		return "ok"
 	}
 	msg := err.Error()
+	if errors.Is(err, rotator.ErrRetryDeadline) {
+		return "failed: ThrottlingException, not retried: deadline near"
+	}
 	for _, s := range []struct{ sub, short string }{
 		{"ThrottlingException", "failed: ThrottlingException"},
 		{"InternalServiceError", "failed: InternalServiceError (500)"},
@@ -342,6 +347,16 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 		c.sm.InjectFault("*", rotatortest.Fault{ErrorType: "ThrottlingException"})
 		err = c.invoke(h, step, tokenA, fmTimeout)
 		res.Throttled = faultCalls(c.sm.Calls(), seq)
+	case fmThrottleDeadline:
+		// Less than the longest backoff plus the reserve is left: the SDK
+		// must not retry, and the step must fail at once with the API's
+		// error.
+		c.sm.InjectFault("*", rotatortest.Fault{ErrorType: "ThrottlingException"})
+		err = c.invoke(h, step, tokenA, fmDeadlineTimeout)
+		res.Throttled = faultCalls(c.sm.Calls(), seq)
+		if !errors.Is(err, rotator.ErrRetryDeadline) || res.Throttled != 1 {
+			t.Errorf("throttling with the deadline near: %d calls, err %v; want 1 call and ErrRetryDeadline", res.Throttled, err)
+		}
 	case fm5xx:
 		c.sm.InjectFault("*", rotatortest.Fault{ErrorType: "InternalServiceError"})
 		err = c.invoke(h, step, tokenA, fmTimeout)
@@ -414,7 +429,7 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 	proxyFired := slices.Contains(c.proxy.Fired(), ruleName)
 	smFaulted := faultCalls(c.sm.Calls(), seq) > 0
 	switch fault {
-	case fmThrottleBrief, fmThrottle, fm5xx:
+	case fmThrottleBrief, fmThrottle, fmThrottleDeadline, fm5xx:
 		if !smFaulted {
 			res.Hit = "no: the step made no call"
 		}
@@ -435,13 +450,19 @@ func (c *fmCase) run(step string, fault fmFault) (res fmResult) {
 	if fault == fmRetryFromCreate || fault == fmNewToken {
 		res.First = "lost after the work"
 	}
+	if fault == fm5xx && err != nil && !strings.Contains(err.Error(), "InternalServiceError") {
+		t.Errorf("lasting 5xx: the error does not say so: %v", err)
+	}
+	if fault == fmDeadline && err == nil && res.Hit == "yes" {
+		t.Errorf("the deadline passed mid-step and the step succeeded")
+	}
 	if fault == fmThrottleBrief && err != nil {
 		t.Errorf("a burst of %d throttled calls was not absorbed by the SDK's retryer: %v", fmThrottleBurst, err)
 	}
-	if (fault == fmThrottle || fault == fm5xx) && err == nil {
+	if (fault == fmThrottle || fault == fmThrottleDeadline || fault == fm5xx) && err == nil {
 		t.Errorf("a lasting Secrets Manager fault did not fail %s", step)
 	}
-	if fault == fmThrottle && err != nil && !strings.Contains(err.Error(), "ThrottlingException") {
+	if (fault == fmThrottle || fault == fmThrottleDeadline) && err != nil && !strings.Contains(err.Error(), "ThrottlingException") {
 		t.Errorf("lasting throttling: the error does not say so: %v", err)
 	}
 
@@ -688,7 +709,7 @@ func reportFaultMatrix(t *testing.T, engine string, results []fmResult, want int
 	fmt.Fprintf(&b, "SDK retryer (rotator.NewRetryer): %d attempts per call, full-jitter backoff from %v doubling to %v, no retry with less than %v left before the invocation's deadline.\n\n",
 		rotator.RetryMaxAttempts, rotator.RetryBaseDelay, rotator.RetryMaxBackoff, rotator.RetryMaxBackoff+rotator.RetryDeadlineReserve)
 	b.WriteString("| strategy | step | fault | fault hit | faulted invocation | logs in after the fault | converged | note |\n|---|---|---|---|---|---|---|---|\n")
-	var broken, converged, window, bursts, absorbed int
+	var broken, converged, window, bursts, absorbed, nearDeadline, notRetried int
 	for _, r := range results {
 		first := r.First
 		if r.Throttled > 0 {
@@ -704,6 +725,12 @@ func reportFaultMatrix(t *testing.T, engine string, results []fmResult, want int
 		if r.Window {
 			window++
 		}
+		if r.Fault == fmThrottleDeadline.String() {
+			nearDeadline++
+			if r.Throttled == 1 && strings.Contains(r.First, "not retried") {
+				notRetried++
+			}
+		}
 		if r.Fault == fmThrottleBrief.String() {
 			bursts++
 			if r.Absorbed {
@@ -711,8 +738,8 @@ func reportFaultMatrix(t *testing.T, engine string, results []fmResult, want int
 			}
 		}
 	}
-	fmt.Fprintf(&b, "\ncases run: %d; cases where no stored credential logged in after the fault (AWSCURRENT stopped working): %d; converged: %d/%d; single-user window (AWSPENDING in force between setSecret and finishSecret): %d; throttling bursts absorbed by the SDK retryer inside the step: %d/%d\n",
-		len(results), broken, converged, len(results), window, absorbed, bursts)
+	fmt.Fprintf(&b, "\ncases run: %d; cases where no stored credential logged in after the fault (AWSCURRENT stopped working): %d; converged: %d/%d; single-user window (AWSPENDING in force between setSecret and finishSecret): %d; throttling bursts absorbed by the SDK retryer inside the step: %d/%d; lasting throttling with the deadline near failed after 1 call, not retried: %d/%d\n",
+		len(results), broken, converged, len(results), window, absorbed, bursts, notRetried, nearDeadline)
 	t.Log("\n" + b.String())
 	if out := os.Getenv(EnvFaultMatrixOut); out != "" {
 		f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -738,5 +765,8 @@ func reportFaultMatrix(t *testing.T, engine string, results []fmResult, want int
 	}
 	if absorbed != bursts {
 		t.Errorf("%d of %d throttling bursts absorbed", absorbed, bursts)
+	}
+	if notRetried != nearDeadline {
+		t.Errorf("%d of %d throttling faults near the deadline were not retried", notRetried, nearDeadline)
 	}
 }

@@ -30,6 +30,10 @@ const EnvFaultMatrixMySQLAlternating = "ROTATOR_FAULTMATRIX_MYSQL_ALTERNATING"
 // against one MariaDB (or MySQL) server without TLS behind the proxy, so
 // that the proxy sees the statements.
 func TestMySQLFaultMatrix(t *testing.T) {
+	// The matrices of the two engines wait on backoffs and deadlines
+	// more than they compute: they run side by side, each on its own
+	// server and proxy, after the package's other tests.
+	t.Parallel()
 	db := myShared(t, mariadbtest.WithoutTLS())
 	target := mysqlFMTarget(db)
 	kinds := []strategyKind{singleUser}

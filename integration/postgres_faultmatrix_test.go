@@ -19,6 +19,10 @@ import (
 // proxy. The server runs without TLS so that the proxy can see the
 // statements it cuts at (the engine then insists on SCRAM).
 func TestPostgresFaultMatrix(t *testing.T) {
+	// The matrices of the two engines wait on backoffs and deadlines
+	// more than they compute: they run side by side, each on its own
+	// server and proxy, after the package's other tests.
+	t.Parallel()
 	pg := pgtest.Shared(t)
 	if pg.TLS {
 		t.Skip("the shared server uses TLS: the proxy cannot see the statements")
