@@ -84,15 +84,14 @@ func (f fmFault) String() string {
 // fmTarget is what the matrix needs of one engine: a server behind a
 // proxy, roles on it, real logins, a snapshot of every other role.
 type fmTarget struct {
-	name string
 	// addr is the real server's host:port, for the proxy.
 	addr string
 	// newRole creates a login role with a password.
 	newRole func(t *testing.T, prefix string) (user, password string)
 	// secret returns the RDS-style secret for user at host:port.
-	secret func(user, password, host string, port int) *rotator.Secret
+	secret func(t *testing.T, user, password, host string, port int) *rotator.Secret
 	// master is the superuser's secret at host:port.
-	master func(host string, port int) *rotator.Secret
+	master func(t *testing.T, host string, port int) *rotator.Secret
 	// login tries a password against the real server (not the proxy).
 	login func(user, password string) error
 	// snapshot returns every role's password hash and attributes, by name,
@@ -164,9 +163,9 @@ func newFMCase(t *testing.T, target *fmTarget, proxy *faultproxy.Proxy, kind str
 	user, pw := target.newRole(t, "fm")
 	c.user = user
 	c.seen[user] = append(c.seen[user], pw)
-	sec := target.secret(user, pw, proxy.Host(), proxy.Port())
+	sec := target.secret(t, user, pw, proxy.Host(), proxy.Port())
 	if kind == alternatingUsers {
-		mv, err := target.master(proxy.Host(), proxy.Port()).Value()
+		mv, err := target.master(t, proxy.Host(), proxy.Port()).Value()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,22 +59,19 @@ func mysqlFMTarget(db *mariadbtest.Server) *fmTarget {
 	if !db.MariaDB {
 		change = []byte("IDENTIFIED WITH")
 	}
-	var tt *testing.T // the current case, for the closures without one
 	return &fmTarget{
-		name: "mysql",
 		addr: net.JoinHostPort(db.Host, strconv.Itoa(db.Port)),
 		newRole: func(t *testing.T, prefix string) (string, string) {
-			tt = t
 			user, pw := mariadbtest.UniqueName(prefix), mariadbtest.RandomPassword(30)
 			db.CreateUser(t, user, mariadbtest.UserHost, pw)
 			db.CreateUser(t, mariadbtest.UniqueName(prefix+"_by"), mariadbtest.UserHost, mariadbtest.RandomPassword(30))
 			return user, pw
 		},
-		secret: func(user, password, host string, port int) *rotator.Secret {
-			return withPort(tt, db.Secret(user, password), host, port)
+		secret: func(t *testing.T, user, password, host string, port int) *rotator.Secret {
+			return withPort(t, db.Secret(user, password), host, port)
 		},
-		master: func(host string, port int) *rotator.Secret {
-			return withPort(tt, db.Secret(db.SuperUser, db.SuperPassword), host, port)
+		master: func(t *testing.T, host string, port int) *rotator.Secret {
+			return withPort(t, db.Secret(db.SuperUser, db.SuperPassword), host, port)
 		},
 		login: func(user, password string) error {
 			return db.CanLogin(context.Background(), user, password)

@@ -36,7 +36,7 @@ func TestPostgresFaultMatrix(t *testing.T) {
 func postgresFMTarget(t *testing.T, pg *pgtest.Server) *fmTarget {
 	t.Helper()
 	admin := pg.Admin(t)
-	withPort := func(s *rotator.Secret, host string, port int) *rotator.Secret {
+	withPort := func(t *testing.T, s *rotator.Secret, host string, port int) *rotator.Secret {
 		s.SetString(rotator.FieldHost, host)
 		if err := s.Set(rotator.FieldPort, port); err != nil {
 			t.Fatal(err)
@@ -44,7 +44,6 @@ func postgresFMTarget(t *testing.T, pg *pgtest.Server) *fmTarget {
 		return s
 	}
 	return &fmTarget{
-		name: "postgres",
 		addr: net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
 		newRole: func(t *testing.T, prefix string) (string, string) {
 			user, pw := pgtest.UniqueName(prefix), pgtest.RandomPassword(30)
@@ -53,11 +52,11 @@ func postgresFMTarget(t *testing.T, pg *pgtest.Server) *fmTarget {
 			pg.CreateRole(t, pgtest.UniqueName(prefix+"_by"), pgtest.RandomPassword(30), "LOGIN")
 			return user, pw
 		},
-		secret: func(user, password, host string, port int) *rotator.Secret {
-			return withPort(pg.Secret(user, password), host, port)
+		secret: func(t *testing.T, user, password, host string, port int) *rotator.Secret {
+			return withPort(t, pg.Secret(user, password), host, port)
 		},
-		master: func(host string, port int) *rotator.Secret {
-			return withPort(pg.Secret(pg.SuperUser, pg.SuperPassword), host, port)
+		master: func(t *testing.T, host string, port int) *rotator.Secret {
+			return withPort(t, pg.Secret(pg.SuperUser, pg.SuperPassword), host, port)
 		},
 		login: func(user, password string) error {
 			return pg.CanLogin(context.Background(), user, password)
