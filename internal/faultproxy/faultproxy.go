@@ -298,7 +298,7 @@ func (p *Proxy) up(c *pair) {
 			chunk := buf[:n]
 			window := bytes.ToLower(append(tail, chunk...))
 			sent += n
-			rule := p.match(armed, window, sent)
+			rule := p.match(armed, window, len(tail), sent)
 			if keep := 64; len(window) > keep {
 				tail = append(tail[:0], window[len(window)-keep:]...)
 			} else {
@@ -327,13 +327,20 @@ func (p *Proxy) up(c *pair) {
 }
 
 // match returns the rule that fires on this chunk, if any, and uses it up.
-func (p *Proxy) match(armed map[*ruleState]bool, window []byte, sent int) *Rule {
+// window is the end of the previous chunk (old bytes) and this chunk: a
+// pattern counts only when it ends in this chunk, so one seen before never
+// fires again on a later chunk.
+func (p *Proxy) match(armed map[*ruleState]bool, window []byte, old, sent int) *Rule {
+	has := func(pat []byte) bool {
+		i := bytes.LastIndex(window, bytes.ToLower(pat))
+		return i >= 0 && i+len(pat) > old
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i, rs := range p.rules {
 		r := rs.r
 		if !armed[rs] {
-			if r.After != nil && !bytes.Contains(window, bytes.ToLower(r.After)) {
+			if r.After != nil && !has(r.After) {
 				continue
 			}
 			armed[rs] = true
@@ -348,7 +355,7 @@ func (p *Proxy) match(armed map[*ruleState]bool, window []byte, sent int) *Rule 
 		case r.Match == nil:
 			hit = true
 		default:
-			hit = bytes.Contains(window, bytes.ToLower(r.Match))
+			hit = has(r.Match)
 		}
 		if !hit {
 			continue

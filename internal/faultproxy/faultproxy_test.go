@@ -152,6 +152,31 @@ func TestCommandRules(t *testing.T) {
 	}
 }
 
+// TestPatternSeenBefore: a command sent before the rule existed does not
+// fire it on the connection's next chunk (the proxy keeps the end of the
+// previous chunk to find patterns split across reads).
+func TestPatternSeenBefore(t *testing.T) {
+	s := startLineServer(t)
+	p := startProxy(t, s)
+	c, r := dial(t, p)
+	if _, err := send(c, r, "change a"); err != nil {
+		t.Fatal(err)
+	}
+	p.AddRule(Rule{Name: "late", Match: []byte("change"), Action: CutBefore})
+	if got, err := send(c, r, "x"); err != nil || got != "ok x\n" {
+		t.Fatalf("a chunk without the pattern: %q, %v", got, err)
+	}
+	if f := p.Fired(); len(f) != 0 {
+		t.Fatalf("fired %q on a pattern sent before the rule", f)
+	}
+	if _, err := send(c, r, "change b"); err == nil {
+		t.Fatal("the rule did not fire on the pattern")
+	}
+	if f := p.Fired(); len(f) != 1 || f[0] != "late" {
+		t.Fatalf("fired %q, want [late]", f)
+	}
+}
+
 func TestRefuseAllowDropDelay(t *testing.T) {
 	s := startLineServer(t)
 	p := startProxy(t, s)
