@@ -192,8 +192,13 @@ type Soak struct {
 	RSSMiB    Series `json:"rss_mib"`
 	AnonMiB   Series `json:"rss_anon_mib"`
 	// Connections are counted by the server (pg_stat_activity,
-	// information_schema.PROCESSLIST), the sampling session excluded.
-	Connections Series `json:"connections"`
+	// information_schema.PROCESSLIST), the sampling session excluded,
+	// after each rotation once back at the baseline or after 500 ms (a
+	// session the function closed ends on the server a moment later);
+	// ConnectionsImmediatePeak is the largest count taken at once after a
+	// rotation, sessions still ending included.
+	Connections              Series `json:"connections"`
+	ConnectionsImmediatePeak int    `json:"connections_immediate_peak"`
 	// ConnectionsBaseline is the count before the first measured rotation
 	// (the function idle), ConnectionsSettled the count once the last
 	// rotation's sessions have had up to 5 s to close.
@@ -434,7 +439,7 @@ func (r *Results) WriteTable(w io.Writer) {
 		name := fmt.Sprintf("open connections above baseline after %d rotations, %s", s.Rotations, fn)
 		budget, verdict := check(name)
 		line(name, fmt.Sprint(s.ConnectionsSettled-s.ConnectionsBaseline), budget, verdict)
-		note("before the first rotation %d, after the last (settled) %d", s.ConnectionsBaseline, s.ConnectionsSettled)
+		note("before the first rotation %d, after the last (settled) %d; at most %d right after a rotation, sessions still ending included", s.ConnectionsBaseline, s.ConnectionsSettled, s.ConnectionsImmediatePeak)
 	}
 	budget, verdict = check("bootstrap size (largest)")
 	line("bootstrap size, largest", formatValue(float64(r.BootstrapBytesMax), "bytes"), budget, verdict)
