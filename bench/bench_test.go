@@ -1,43 +1,59 @@
 package bench
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rotatorkit/rotator/internal/functest"
 	"github.com/rotatorkit/rotator/internal/lambdabuild"
+	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/internal/pgtest"
+	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
 var (
-	resultsPath  = flag.String("bench.results", "results.json", "where BenchmarkBudget writes its results (relative to bench/)")
-	rotations    = flag.Int("bench.rotations", 60, "warm rotations measured per function by BenchmarkBudget")
-	starts       = flag.Int("bench.starts", 20, "process starts measured per function by BenchmarkBudget")
-	allArches    = flag.Bool("bench.allarches", true, "BenchmarkBudget also builds the other Lambda architecture to report its sizes")
-	functionsAll = []string{functest.SingleUser, functest.AlternatingUsers}
-	// sizedOnly are built for their sizes (every function's is reported);
-	// their rotations are measured by the integration tests against
-	// MariaDB, not here.
-	sizedOnly = []string{"mysql-single-user", "mysql-alternating-users", "mysql-dual-password"}
+	resultsPath = flag.String("bench.results", "results.json", "where BenchmarkBudget writes its results (relative to bench/)")
+	rotations   = flag.Int("bench.rotations", 60, "warm rotations measured per function by BenchmarkBudget")
+	starts      = flag.Int("bench.starts", 20, "process starts measured per function by BenchmarkBudget")
+	soak        = flag.Int("bench.soak", 200, "rotations in a row of one secret, for the memory and connection samples (0: none)")
+	soakWarmUp  = flag.Int("bench.soakwarmup", 25, "rotations before the soak's samples: the heap grows to its steady size in about 15 here")
+	allArches   = flag.Bool("bench.allarches", true, "BenchmarkBudget also builds the other Lambda architecture to report its sizes")
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// The functions measured, by engine.
+const (
+	mysqlSingle      = mysqlSingleKey
+	mysqlAlternating = "mysql-alternating-users"
+	mysqlDual        = "mysql-dual-password"
+)
 
-// rig is what a measurement runs against: PostgreSQL with TLS, whose CA
-// the functions get through ROTATOR_PG_CA_BUNDLE, and rotatortest.
+var (
+	pgFunctions    = []string{functest.SingleUser, functest.AlternatingUsers}
+	mysqlFunctions = []string{mysqlSingle, mysqlAlternating, mysqlDual}
+	// soaked are the functions rotated *soak times in a row.
+	soaked = []string{functest.SingleUser, mysqlSingle}
+)
+
+func TestMain(m *testing.M) {
+	stopPG, stopMy := pgtest.Activate(), mariadbtest.Activate()
+	testmain.Run(m, "bench", func() { stopPG(); stopMy() })
+}
+
+// rig is what BenchmarkLambdaWarmRotation runs against.
 type rig struct {
-	pg   *pgtest.Server
+	pg   *pgTarget
 	sm   *rotatortest.Server
 	env  []string
 	bins map[string]string
@@ -45,30 +61,14 @@ type rig struct {
 
 func newRig(b *testing.B, bins map[string]string) *rig {
 	b.Helper()
-	pg := pgtest.Shared(b, pgtest.WithTLS())
+	pg := newPGTarget(b)
 	sm := rotatortest.NewServer()
 	b.Cleanup(sm.Close)
-	return &rig{pg: pg, sm: sm, env: []string{"ROTATOR_PG_CA_BUNDLE=" + pg.CAFile}, bins: bins}
+	return &rig{pg: pg, sm: sm, env: pg.env(), bins: bins}
 }
 
-// secretFor makes a database user (and for alternating users its master)
-// and the secret the function rotates; it returns the secret's ARN.
 func (r *rig) secretFor(b *testing.B, function string) string {
-	b.Helper()
-	user := pgtest.UniqueName("bench")
-	pw := "pw-" + pgtest.RandomPassword(24)
-	r.pg.CreateRole(b, user, pw, "LOGIN")
-	sec := r.pg.Secret(user, pw)
-	sec.Delete("sslrootcert") // verified through ROTATOR_PG_CA_BUNDLE, as deployed
-	if function == functest.AlternatingUsers {
-		master := pgtest.UniqueName("benchmaster")
-		mpw := "pw-" + pgtest.RandomPassword(24)
-		r.pg.CreateRole(b, master, mpw, "LOGIN", "CREATEROLE")
-		msec := r.pg.Secret(master, mpw)
-		msec.Delete("sslrootcert")
-		sec.SetString(rotator.FieldMasterARN, r.sm.MustCreateSecret(b, pgtest.UniqueName("bench/master"), value(b, msec)))
-	}
-	return r.sm.MustCreateSecret(b, pgtest.UniqueName("bench/"+function), value(b, sec))
+	return r.pg.secretFor(b, r.sm, function)
 }
 
 func value(b *testing.B, s *rotator.Secret) string {
@@ -96,23 +96,33 @@ func rotate(b *testing.B, f *functest.Function, sm *rotatortest.Server, arn stri
 func BenchmarkBudget(b *testing.B) {
 	host := lambdabuild.HostArch()
 	dist := b.TempDir()
-	bins := functest.Build(b, dist, host, functionsAll...)
-	functest.Build(b, dist, host, sizedOnly...)
+	all := append(slices.Clone(pgFunctions), mysqlFunctions...)
+	bins := functest.Build(b, dist, host, all...)
 	arches := []string{host}
 	if *allArches {
 		for _, a := range lambdabuild.Arches {
 			if a != host {
-				functest.Build(b, dist, a, append(slices.Clone(functionsAll), sizedOnly...)...)
+				functest.Build(b, dist, a, all...)
 				arches = append(arches, a)
 			}
 		}
 	}
-	r := newRig(b, bins)
+	sm := rotatortest.NewServer()
+	b.Cleanup(sm.Close)
+	pg := newPGTarget(b)
+	my := newMyTarget(b, mariadbtest.Shared(b, mariadbtest.WithTLS()))
+	targets := map[string]target{}
+	for _, fn := range pgFunctions {
+		targets[fn] = pg
+	}
+	for _, fn := range mysqlFunctions {
+		targets[fn] = my
+	}
 
 	res := &Results{
 		GeneratedAt:    time.Now().UTC().Format(time.RFC3339),
 		Command:        Command,
-		Machine:        Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version()},
+		Machine:        Machine{GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Postgres: pg.describe(), MySQL: my.describe()},
 		StartToReady:   map[string]Dist{},
 		Rotation:       map[string]Dist{},
 		SMCalls:        map[string]int{},
@@ -123,23 +133,25 @@ func BenchmarkBudget(b *testing.B) {
 		ZipBytes:       map[string]int64{},
 		DBLogins:       map[string]float64{},
 		StepMs:         map[string]map[string]float64{},
+		NotMeasured:    map[string]string{},
+		Soak:           map[string]Soak{},
 	}
-	// Log every connection, to count the function's logins. Only on a
-	// server started for this run: a DSN's server is not ours to change.
-	logins := r.pg.Mode != pgtest.ModeDSN
-	if logins {
-		r.pg.Exec(b, "ALTER SYSTEM SET log_connections = on")
-		r.pg.Exec(b, "SELECT pg_reload_conf()")
+	// Dual passwords need MySQL 8: the MySQL 8.4 container where a Docker
+	// engine has the image, else the table says why not.
+	if why := my.unsupported(mysqlDual); why != "" {
+		if db8, skip := mariadbtest.TryMySQL8(b, mariadbtest.WithTLS()); db8 != nil {
+			my8 := newMyTarget(b, db8)
+			targets[mysqlDual] = my8
+			res.Machine.MySQL8 = my8.describe()
+		} else {
+			res.NotMeasured[mysqlDual] = why + "; MySQL 8.4: " + skip
+			res.Machine.MySQL8 = skip
+		}
 	}
-	var version string
-	if err := r.pg.Admin(b).QueryRow(context.Background(), "SHOW server_version").Scan(&version); err != nil {
-		b.Fatal(err)
-	}
-	res.Machine.Postgres = fmt.Sprintf("PostgreSQL %s (%s, 127.0.0.1, TLS verify-full)", version, r.pg.Mode)
 
 	// Sizes of what `make build` ships.
 	for _, a := range arches {
-		for _, fn := range append(slices.Clone(functionsAll), sizedOnly...) {
+		for _, fn := range all {
 			k := a + "/" + fn
 			res.BootstrapBytes[k] = size(b, filepath.Join(dist, a, fn, lambdabuild.BootstrapName))
 			res.ZipBytes[k] = size(b, filepath.Join(dist, a, fn+".zip"))
@@ -148,12 +160,13 @@ func BenchmarkBudget(b *testing.B) {
 	}
 
 	var peak int64
-	for _, fn := range functionsAll {
+	for _, fn := range all {
+		tg := targets[fn]
 		// Start to ready: a fresh process each time, after one start to
 		// warm the page cache.
 		var samples []time.Duration
 		for i := range *starts + 1 {
-			f := functest.Start(b, bins[fn], "bench-start-"+fn, r.sm, functest.Options{Env: r.env})
+			f := functest.Start(b, bins[fn], "bench-start-"+fn, sm, functest.Options{Env: tg.env()})
 			if i > 0 {
 				samples = append(samples, f.StartToReady)
 			}
@@ -165,50 +178,17 @@ func BenchmarkBudget(b *testing.B) {
 		}
 		res.StartToReady[fn] = Summarise(samples)
 		res.StartToReadyMs = max(res.StartToReadyMs, res.StartToReady[fn].Median)
-
-		// Warm rotations in one process, as Lambda reuses an environment.
-		f := functest.Start(b, bins[fn], "bench-"+fn, r.sm, functest.Options{Env: r.env})
-		arn := r.secretFor(b, fn)
-		rotate(b, f, r.sm, arn) // warm-up: first connection, first TLS handshake
-		outFrom := len(f.Process.Output())
-		logFrom := 0
-		if logins {
-			logFrom = len(r.pg.ReadLog(b))
+		if _, ok := res.NotMeasured[fn]; ok {
+			continue
 		}
-		var durations []time.Duration
-		var maxCalls int
-		var byOp map[string]int
-		var checks []string
-		for range *rotations {
-			d, calls, token := rotate(b, f, r.sm, arn)
-			durations = append(durations, d)
-			if len(calls) >= maxCalls {
-				maxCalls, byOp = len(calls), functest.CountByOperation(calls)
-				checks = checks[:0]
-				for _, c := range calls {
-					checks = append(checks, CallCheck(c, arn, token))
-				}
-			}
+		peak = max(peak, measureRotations(b, res, fn, bins[fn], tg, sm))
+	}
+	if *soak > 0 {
+		for _, fn := range soaked {
+			s, rss := soakRotations(b, fn, bins[fn], targets[fn], sm, *soak)
+			res.Soak[fn] = s
+			peak = max(peak, rss)
 		}
-		res.DBLogins[fn] = -1
-		if logins {
-			// Every connection attempt, failed ones included: nothing
-			// else connects while the rotations run.
-			n := strings.Count(r.pg.ReadLog(b)[logFrom:], "connection received:")
-			res.DBLogins[fn] = round(float64(n) / float64(*rotations))
-		}
-		res.StepMs[fn] = stepMedians(f.Process.Output()[outFrom:])
-		_ = f.Process.Stop(5 * time.Second)
-		rss, err := f.Process.PeakRSS()
-		if err != nil {
-			b.Fatal(err)
-		}
-		peak = max(peak, rss)
-		res.PeakRSSByFunc[fn] = mib(rss)
-		res.Rotation[fn] = Summarise(durations)
-		res.SMCalls[fn] = maxCalls
-		res.SMCallsByFunc[fn] = byOp
-		res.SMCallChecks[fn] = checks
 	}
 	single := res.Rotation[functest.SingleUser]
 	res.RotationMsMedian, res.RotationMsP95 = single.Median, single.P95
@@ -234,6 +214,161 @@ func BenchmarkBudget(b *testing.B) {
 	if !res.Pass {
 		b.Fatalf("performance budget exceeded: %v", res.Failed())
 	}
+}
+
+// measureRotations runs *rotations warm rotations of one secret through
+// one process of fn, as Lambda reuses an environment, and records their
+// times, Secrets Manager calls and database logins (counted by the
+// server). It returns the process's peak RSS.
+func measureRotations(b *testing.B, res *Results, fn, bin string, tg target, sm *rotatortest.Server) int64 {
+	b.Helper()
+	f := functest.Start(b, bin, "bench-"+fn, sm, functest.Options{Env: tg.env()})
+	arn := tg.secretFor(b, sm, fn)
+	rotate(b, f, sm, arn) // warm-up: first connection, first TLS handshake
+	outFrom := len(f.Process.Output())
+	// Nothing else connects to the server from here to the count: the
+	// users were made before, and the connection samples use a session
+	// opened before.
+	mark, logins := tg.loginMark(b)
+	var durations []time.Duration
+	var maxCalls int
+	var byOp map[string]int
+	var checks []string
+	for range *rotations {
+		d, calls, token := rotate(b, f, sm, arn)
+		durations = append(durations, d)
+		if len(calls) >= maxCalls {
+			maxCalls, byOp = len(calls), functest.CountByOperation(calls)
+			checks = checks[:0]
+			for _, c := range calls {
+				checks = append(checks, CallCheck(c, arn, token))
+			}
+		}
+	}
+	res.DBLogins[fn] = -1
+	if logins {
+		// Every connection attempt, failed ones included.
+		res.DBLogins[fn] = round(float64(tg.loginsSince(b, mark)) / float64(*rotations))
+	}
+	res.StepMs[fn] = stepMedians(f.Process.Output()[outFrom:])
+	_ = f.Process.Stop(5 * time.Second)
+	rss, err := f.Process.PeakRSS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	res.PeakRSSByFunc[fn] = mib(rss)
+	res.Rotation[fn] = Summarise(durations)
+	res.SMCalls[fn] = maxCalls
+	res.SMCallsByFunc[fn] = byOp
+	res.SMCallChecks[fn] = checks
+	return rss
+}
+
+// soakRotations rotates one secret n times in a row through one process of
+// fn and samples, after each rotation, the process's memory (from /proc)
+// and the sessions open on the server (counted by the server). It returns
+// the samples' summary and the process's peak RSS.
+func soakRotations(b *testing.B, fn, bin string, tg target, sm *rotatortest.Server, n int) (Soak, int64) {
+	b.Helper()
+	f := functest.Start(b, bin, "bench-soak-"+fn, sm, functest.Options{Env: tg.env()})
+	arn := tg.secretFor(b, sm, fn)
+	// Before the samples, the Go heap grows to its steady size (from 3 to
+	// 7 MiB of RssAnon over about 15 rotations here): a ramp that is not
+	// a leak.
+	for range max(1, *soakWarmUp) {
+		rotate(b, f, sm, arn)
+	}
+	s := Soak{Rotations: n, WarmUp: max(1, *soakWarmUp), ConnectionsBaseline: settledConnections(b, tg, -1, 5*time.Second)}
+	var rss, anon, conns []float64
+	pid := f.Process.Pid()
+	for range n {
+		rotate(b, f, sm, arn)
+		m, err := readProcMemory(pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss = append(rss, float64(m.rss)/mebibyte)
+		anon = append(anon, float64(m.anon)/mebibyte)
+		// A session the function closed ends on the server a moment
+		// later (sooner or later on a busy machine): the sample is the
+		// count once it is back to the baseline, or after 500 ms. A
+		// session left open never gets there and shows as growth.
+		s.ConnectionsImmediatePeak = max(s.ConnectionsImmediatePeak, tg.connections(b))
+		conns = append(conns, float64(settledConnections(b, tg, s.ConnectionsBaseline, 500*time.Millisecond)))
+	}
+	s.ConnectionsSettled = settledConnections(b, tg, s.ConnectionsBaseline, 5*time.Second)
+	s.RSSMiB, s.AnonMiB, s.Connections = SeriesOf(rss), SeriesOf(anon), SeriesOf(conns)
+
+	_ = f.Process.Stop(5 * time.Second)
+	peak, err := f.Process.PeakRSS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, peak
+}
+
+// settledConnections waits up to timeout for the server's session count
+// to reach want (sessions a client closed end a moment later on the
+// server) and returns the last count; want < 0 waits for two equal counts
+// in a row.
+func settledConnections(b *testing.B, tg target, want int, timeout time.Duration) int {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	last := tg.connections(b)
+	if want >= 0 && last <= want {
+		return last
+	}
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		n := tg.connections(b)
+		if (want >= 0 && n <= want) || (want < 0 && n == last) {
+			return n
+		}
+		last = n
+	}
+	return last
+}
+
+// procMemory is a process's resident memory, in bytes: all of it (VmRSS)
+// and its anonymous part (RssAnon: heap and stacks).
+type procMemory struct{ rss, anon int64 }
+
+func readProcMemory(pid int) (procMemory, error) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return procMemory{}, err
+	}
+	return parseProcStatus(string(raw))
+}
+
+// parseProcStatus reads VmRSS and RssAnon from /proc/<pid>/status.
+func parseProcStatus(status string) (procMemory, error) {
+	var m procMemory
+	found := 0
+	for _, ln := range strings.Split(status, "\n") {
+		name, rest, ok := strings.Cut(ln, ":")
+		if !ok || (name != "VmRSS" && name != "RssAnon") {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) != 2 || fields[1] != "kB" {
+			return m, fmt.Errorf("unexpected /proc status line %q", ln)
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return m, fmt.Errorf("/proc status line %q: %w", ln, err)
+		}
+		if name == "VmRSS" {
+			m.rss = kb * 1024
+		} else {
+			m.anon = kb * 1024
+		}
+		found++
+	}
+	if found != 2 {
+		return m, errors.New("no VmRSS and RssAnon in /proc status")
+	}
+	return m, nil
 }
 
 // stepMedians reads the function's EMF lines (one per step) and returns
@@ -270,7 +405,7 @@ func size(b *testing.B, path string) int64 {
 // BenchmarkLambdaWarmRotation: one full single-user rotation through a warm
 // bootstrap, per op.
 func BenchmarkLambdaWarmRotation(b *testing.B) {
-	for _, fn := range functionsAll {
+	for _, fn := range pgFunctions {
 		b.Run(fn, func(b *testing.B) {
 			bins := functest.Build(b, b.TempDir(), "", fn)
 			r := newRig(b, bins)

@@ -25,8 +25,17 @@ const (
 	BudgetStartToReadyMs = 20.0       // under
 	BudgetPeakRSSMiB     = 40.0       // under
 	BudgetBootstrapBytes = 15_000_000 // under (15 MB)
-	referenceRotationMs  = 140.0      // AWS's Python template, warm, here
-	referenceStartMs     = 250.0      // AWS's Python template, start to ready, here
+	// Over the soak (SoakRotations rotations of one secret in one
+	// process): memory is flat when the mean of the last quarter of the
+	// samples is at most BudgetSoakGrowthPct above that of the first
+	// quarter; connections are flat when their last quarter's mean is at
+	// most BudgetSoakConnGrowth above the first's and, once the last
+	// rotation's sessions have closed, the count is back to where it was
+	// before the first rotation.
+	BudgetSoakGrowthPct  = 10.0
+	BudgetSoakConnGrowth = 0.5
+	referenceRotationMs  = 140.0 // AWS's Python template, warm, here
+	referenceStartMs     = 250.0 // AWS's Python template, start to ready, here
 	mebibyte             = float64(1 << 20)
 )
 
@@ -68,6 +77,11 @@ type Machine struct {
 	CPUs      int    `json:"cpus"`
 	GoVersion string `json:"go_version"`
 	Postgres  string `json:"postgres"`
+	// MySQL is the MariaDB/MySQL server the mysql-* functions ran against;
+	// MySQL8 the MySQL 8.4 server of the dual-password function, or why
+	// there was none.
+	MySQL  string `json:"mysql,omitempty"`
+	MySQL8 string `json:"mysql8,omitempty"`
 }
 
 // Check is one budget line.
@@ -78,7 +92,10 @@ type Check struct {
 	Unit     string  `json:"unit"`
 	// AtMost is true for "at most Limit", false for "under Limit".
 	AtMost bool `json:"at_most"`
-	Pass   bool `json:"pass"`
+	// NotMeasured: the count could not be taken here (a server whose log
+	// is not ours); the line passes and the table says n/a.
+	NotMeasured bool `json:"not_measured,omitempty"`
+	Pass        bool `json:"pass"`
 }
 
 // Results is what results.json holds. The top-level numbers are those the
@@ -114,23 +131,131 @@ type Results struct {
 	PeakRSSByFunc  map[string]float64            `json:"peak_rss_mib_by_function"`
 	BootstrapBytes map[string]int64              `json:"bootstrap_bytes"`
 	ZipBytes       map[string]int64              `json:"zip_bytes"`
-	Checks         []Check                       `json:"checks"`
-	Pass           bool                          `json:"pass"`
+	// NotMeasured says, by function, why its rotations were not measured
+	// (its start to ready and size still are).
+	NotMeasured map[string]string `json:"not_measured,omitempty"`
+	// Soak is, by function, one secret rotated many times in a row in one
+	// process: its memory and the server's open connections.
+	Soak   map[string]Soak `json:"soak,omitempty"`
+	Checks []Check         `json:"checks"`
+	Pass   bool            `json:"pass"`
+}
+
+// Series summarises samples taken over a run: the first, the last, the
+// largest, and the means of the first and the last quarter.
+type Series struct {
+	First             float64 `json:"first"`
+	Last              float64 `json:"last"`
+	Peak              float64 `json:"peak"`
+	FirstQuartileMean float64 `json:"first_quartile_mean"`
+	LastQuartileMean  float64 `json:"last_quartile_mean"`
+}
+
+// SeriesOf summarises samples (in the order taken).
+func SeriesOf(samples []float64) Series {
+	if len(samples) == 0 {
+		return Series{}
+	}
+	q := max(1, len(samples)/4)
+	mean := func(v []float64) float64 {
+		var sum float64
+		for _, x := range v {
+			sum += x
+		}
+		return sum / float64(len(v))
+	}
+	return Series{
+		First: round(samples[0]), Last: round(samples[len(samples)-1]), Peak: round(slices.Max(samples)),
+		FirstQuartileMean: round(mean(samples[:q])), LastQuartileMean: round(mean(samples[len(samples)-q:])),
+	}
+}
+
+// GrowthPct is how much the last quarter's mean exceeds the first's, in
+// percent of the first's.
+func (s Series) GrowthPct() float64 {
+	if s.FirstQuartileMean == 0 {
+		return 0
+	}
+	return round((s.LastQuartileMean - s.FirstQuartileMean) / s.FirstQuartileMean * 100)
+}
+
+// Soak is one secret rotated Rotations times in a row by one process
+// (after WarmUp rotations),
+// sampled after each rotation: the process's resident memory (VmRSS) and
+// its anonymous part (RssAnon: the Go heap and stacks; the process's own
+// heap statistics are not visible from outside it), and the client
+// sessions open on the database server.
+type Soak struct {
+	// Rotations were sampled after WarmUp rotations that were not.
+	Rotations int    `json:"rotations"`
+	WarmUp    int    `json:"warm_up_rotations"`
+	RSSMiB    Series `json:"rss_mib"`
+	AnonMiB   Series `json:"rss_anon_mib"`
+	// Connections are counted by the server (pg_stat_activity,
+	// information_schema.PROCESSLIST), the sampling session excluded,
+	// after each rotation once back at the baseline or after 500 ms (a
+	// session the function closed ends on the server a moment later);
+	// ConnectionsImmediatePeak is the largest count taken at once after a
+	// rotation, sessions still ending included.
+	Connections              Series `json:"connections"`
+	ConnectionsImmediatePeak int    `json:"connections_immediate_peak"`
+	// ConnectionsBaseline is the count before the first measured rotation
+	// (the function idle), ConnectionsSettled the count once the last
+	// rotation's sessions have had up to 5 s to close.
+	ConnectionsBaseline int `json:"connections_baseline"`
+	ConnectionsSettled  int `json:"connections_settled"`
+}
+
+// The functions whose budget lines apply per function: single user of
+// each engine.
+const (
+	singleKey      = "postgres-single-user"
+	mysqlSingleKey = "mysql-single-user"
+)
+
+// checkName names a per-function budget line: PostgreSQL single user's
+// keeps the name it always had.
+func checkName(what, fn string) string {
+	if fn == singleKey {
+		return what
+	}
+	return what + ", " + fn
 }
 
 // Evaluate fills Checks and Pass from the measurements.
 func (r *Results) Evaluate() {
 	r.Checks = []Check{
 		{Name: "Secrets Manager calls per rotation", Measured: float64(r.SMCallsPerRotation), Limit: BudgetSMCalls, AtMost: true},
-		{Name: "database logins per rotation", Measured: r.DBLoginsPerRotation, Limit: BudgetDBLogins, AtMost: true},
-		{Name: "process start to ready (median)", Measured: r.StartToReadyMs, Limit: BudgetStartToReadyMs, Unit: "ms"},
-		{Name: "peak RSS", Measured: r.PeakRSSMiB, Limit: BudgetPeakRSSMiB, Unit: "MiB"},
-		{Name: "bootstrap size (largest)", Measured: float64(r.BootstrapBytesMax), Limit: BudgetBootstrapBytes, Unit: "bytes"},
+		{Name: "database logins per rotation", Measured: r.DBLoginsPerRotation, Limit: BudgetDBLogins, AtMost: true, NotMeasured: r.DBLoginsPerRotation < 0},
+	}
+	if n, ok := r.SMCalls[mysqlSingleKey]; ok {
+		logins, ok := r.DBLogins[mysqlSingleKey]
+		if !ok {
+			logins = -1
+		}
+		r.Checks = append(r.Checks,
+			Check{Name: checkName("Secrets Manager calls per rotation", mysqlSingleKey), Measured: float64(n), Limit: BudgetSMCalls, AtMost: true},
+			Check{Name: checkName("database logins per rotation", mysqlSingleKey), Measured: logins, Limit: BudgetDBLogins, AtMost: true, NotMeasured: logins < 0})
+	}
+	r.Checks = append(r.Checks,
+		Check{Name: "process start to ready (median)", Measured: r.StartToReadyMs, Limit: BudgetStartToReadyMs, Unit: "ms"},
+		Check{Name: "peak RSS", Measured: r.PeakRSSMiB, Limit: BudgetPeakRSSMiB, Unit: "MiB"},
+		Check{Name: "bootstrap size (largest)", Measured: float64(r.BootstrapBytesMax), Limit: BudgetBootstrapBytes, Unit: "bytes"},
+	)
+	for _, fn := range slices.Sorted(maps.Keys(r.Soak)) {
+		s := r.Soak[fn]
+		n := fmt.Sprintf(" over %d rotations", s.Rotations)
+		r.Checks = append(r.Checks,
+			Check{Name: "RSS growth" + n + ", " + fn, Measured: s.RSSMiB.GrowthPct(), Limit: BudgetSoakGrowthPct, Unit: "%", AtMost: true},
+			Check{Name: "heap (RssAnon) growth" + n + ", " + fn, Measured: s.AnonMiB.GrowthPct(), Limit: BudgetSoakGrowthPct, Unit: "%", AtMost: true},
+			Check{Name: "open connections growth" + n + ", " + fn, Measured: round(s.Connections.LastQuartileMean - s.Connections.FirstQuartileMean), Limit: BudgetSoakConnGrowth, AtMost: true},
+			Check{Name: fmt.Sprintf("open connections above baseline after %d rotations, %s", s.Rotations, fn), Measured: float64(s.ConnectionsSettled - s.ConnectionsBaseline), Limit: 0, AtMost: true},
+		)
 	}
 	r.Pass = true
 	for i := range r.Checks {
 		c := &r.Checks[i]
-		if c.Measured < 0 { // not measured here
+		if c.NotMeasured {
 			c.Pass = true
 			continue
 		}
@@ -179,14 +304,46 @@ func formatLimit(c Check) string {
 	return fmt.Sprintf("%s %g %s", op, c.Limit, c.Unit)
 }
 
+// functionOrder is the order of the table's per-function lines.
+var functionOrder = []string{singleKey, "postgres-alternating-users", mysqlSingleKey, "mysql-alternating-users", "mysql-dual-password"}
+
+// functions returns the functions with measured or refused rotations,
+// in functionOrder, then any other by name.
+func (r *Results) functions() []string {
+	seen := map[string]bool{}
+	for fn := range r.SMCalls {
+		seen[fn] = true
+	}
+	for fn := range r.NotMeasured {
+		seen[fn] = true
+	}
+	var out []string
+	for _, fn := range functionOrder {
+		if seen[fn] {
+			out = append(out, fn)
+			delete(seen, fn)
+		}
+	}
+	return append(out, slices.Sorted(maps.Keys(seen))...)
+}
+
 // WriteTable prints the results for a person.
 func (r *Results) WriteTable(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "\nRotator performance budget (ARCHITECTURE.md): %s, %s %s/%s, %d CPUs, %s\n",
 		r.Command, m.GoVersion, m.GOOS, m.GOARCH, m.CPUs, r.GeneratedAt)
-	fmt.Fprintf(w, "real bootstraps under a local Lambda Runtime API; Secrets Manager: rotatortest (in-process, HTTP); database: %s\n\n", m.Postgres)
+	fmt.Fprintf(w, "real bootstraps under a local Lambda Runtime API; Secrets Manager: rotatortest (in-process, HTTP)\n")
+	fmt.Fprintf(w, "database: postgres-*: %s\n", m.Postgres)
+	if m.MySQL != "" {
+		fmt.Fprintf(w, "          mysql-*: %s\n", m.MySQL)
+	}
+	if m.MySQL8 != "" {
+		fmt.Fprintf(w, "          mysql-dual-password: %s\n", m.MySQL8)
+	}
+	fmt.Fprintln(w)
+	const width = 56
 	line := func(name, measured, budget, verdict string) {
-		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-42s %-20s %-10s %s", name, measured, budget, verdict), " "))
+		fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-*s %-20s %-10s %s", width, name, measured, budget, verdict), " "))
 	}
 	note := func(format string, args ...any) { fmt.Fprintf(w, "      "+format+"\n", args...) }
 	check := func(name string) (string, string) {
@@ -195,7 +352,7 @@ func (r *Results) WriteTable(w io.Writer) {
 				continue
 			}
 			switch {
-			case c.Measured < 0:
+			case c.NotMeasured:
 				return formatLimit(c), "n/a"
 			case c.Pass:
 				return formatLimit(c), "PASS"
@@ -205,53 +362,48 @@ func (r *Results) WriteTable(w io.Writer) {
 		}
 		return "", ""
 	}
-	short := func(fn string) string { return strings.TrimPrefix(fn, "postgres-") }
-	fns := slices.Sorted(maps.Keys(r.SMCalls))
-	slices.SortStableFunc(fns, func(a, b string) int { // single user first
-		if a == singleKey {
-			return -1
-		}
-		if b == singleKey {
-			return 1
-		}
-		return 0
-	})
+	fns := r.functions()
 
 	line("metric", "measured", "budget", "")
-	line(strings.Repeat("-", 42), strings.Repeat("-", 20), strings.Repeat("-", 10), "----")
+	line(strings.Repeat("-", width), strings.Repeat("-", 20), strings.Repeat("-", 10), "----")
 	for _, fn := range fns {
-		budget, verdict := "", ""
-		if fn == singleKey {
-			budget, verdict = check("Secrets Manager calls per rotation")
+		if why, ok := r.NotMeasured[fn]; ok {
+			line("SM calls, DB logins, rotation times, "+fn, "n/a", "", "")
+			note("%s", why)
+			continue
 		}
-		line("SM calls per rotation, "+short(fn), fmt.Sprint(r.SMCalls[fn]), budget, verdict)
+		budget, verdict := check(checkName("Secrets Manager calls per rotation", fn))
+		line("SM calls per rotation, "+fn, fmt.Sprint(r.SMCalls[fn]), budget, verdict)
 		note("%s", formatOps(r.SMCallsByFunc[fn]))
 		for i, c := range r.SMCallChecks[fn] {
 			note("%2d. %s", i+1, c)
 		}
 	}
 	for _, fn := range fns {
-		budget, verdict := "", ""
-		if fn == singleKey {
-			budget, verdict = check("database logins per rotation")
+		if _, ok := r.NotMeasured[fn]; ok {
+			continue
 		}
+		budget, verdict := check(checkName("database logins per rotation", fn))
 		v, ok := r.DBLogins[fn]
 		measured := "n/a (no server log)"
 		if ok && v >= 0 {
 			measured = fmt.Sprintf("%.2f", v)
 		}
-		line("DB logins per rotation, "+short(fn), measured, budget, verdict)
+		line("DB logins per rotation, "+fn, measured, budget, verdict)
 	}
 	budget, verdict := check("process start to ready (median)")
 	line("start to ready, median of worst function", fmt.Sprintf("%.1f ms", r.StartToReadyMs), budget, verdict)
 	for _, fn := range slices.Sorted(maps.Keys(r.StartToReady)) {
 		d := r.StartToReady[fn]
-		note("%-34s median %.1f ms, p95 %.1f ms, n=%d", short(fn), d.Median, d.P95, d.N)
+		note("%-34s median %.1f ms, p95 %.1f ms, n=%d", fn, d.Median, d.P95, d.N)
 	}
 	for _, fn := range fns {
+		if _, ok := r.NotMeasured[fn]; ok {
+			continue
+		}
 		d := r.Rotation[fn]
-		line("warm rotation median, "+short(fn), fmt.Sprintf("%.1f ms", d.Median), "", "")
-		line("warm rotation p95, "+short(fn), fmt.Sprintf("%.1f ms", d.P95), "", "")
+		line("warm rotation median, "+fn, fmt.Sprintf("%.1f ms", d.Median), "", "")
+		line("warm rotation p95, "+fn, fmt.Sprintf("%.1f ms", d.P95), "", "")
 		if steps := r.StepMs[fn]; len(steps) > 0 {
 			var parts []string
 			for _, st := range []string{"createSecret", "setSecret", "testSecret", "finishSecret"} {
@@ -263,7 +415,31 @@ func (r *Results) WriteTable(w io.Writer) {
 	budget, verdict = check("peak RSS")
 	line("peak RSS, largest process", fmt.Sprintf("%.1f MiB", r.PeakRSSMiB), budget, verdict)
 	for _, fn := range slices.Sorted(maps.Keys(r.PeakRSSByFunc)) {
-		note("%-34s %.1f MiB after %d rotations", short(fn), r.PeakRSSByFunc[fn], r.Rotation[fn].N+1)
+		note("%-34s %.1f MiB after %d rotations", fn, r.PeakRSSByFunc[fn], r.Rotation[fn].N+1)
+	}
+	for _, fn := range slices.Sorted(maps.Keys(r.Soak)) {
+		s := r.Soak[fn]
+		n := fmt.Sprintf(" over %d rotations", s.Rotations)
+		line("one secret rotated in a row, "+fn, fmt.Sprintf("%d rotations", s.Rotations), "", "")
+		note("one process, sampled after each rotation, after %d warm-up rotations that were not", s.WarmUp)
+		for _, c := range []struct {
+			what   string
+			series Series
+			unit   string
+			growth string
+		}{
+			{"RSS growth", s.RSSMiB, "MiB", fmt.Sprintf("%+.1f %%", s.RSSMiB.GrowthPct())},
+			{"heap (RssAnon) growth", s.AnonMiB, "MiB", fmt.Sprintf("%+.1f %%", s.AnonMiB.GrowthPct())},
+			{"open connections growth", s.Connections, "sessions", fmt.Sprintf("%+.2f", s.Connections.LastQuartileMean-s.Connections.FirstQuartileMean)},
+		} {
+			budget, verdict := check(c.what + n + ", " + fn)
+			line(c.what+n+", "+fn, c.growth, budget, verdict)
+			note("first %g, last %g, peak %g %s; quarter means: first %g, last %g", c.series.First, c.series.Last, c.series.Peak, c.unit, c.series.FirstQuartileMean, c.series.LastQuartileMean)
+		}
+		name := fmt.Sprintf("open connections above baseline after %d rotations, %s", s.Rotations, fn)
+		budget, verdict := check(name)
+		line(name, fmt.Sprint(s.ConnectionsSettled-s.ConnectionsBaseline), budget, verdict)
+		note("before the first rotation %d, after the last (settled) %d; at most %d right after a rotation, sessions still ending included", s.ConnectionsBaseline, s.ConnectionsSettled, s.ConnectionsImmediatePeak)
 	}
 	budget, verdict = check("bootstrap size (largest)")
 	line("bootstrap size, largest", formatValue(float64(r.BootstrapBytesMax), "bytes"), budget, verdict)
@@ -295,8 +471,6 @@ func (r *Results) WriteJSON(path string) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
-
-const singleKey = "postgres-single-user"
 
 // mib converts bytes to MiB, rounded to 0.01.
 func mib(b int64) float64 { return round(float64(b) / mebibyte) }

@@ -139,3 +139,121 @@ func TestCallCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestSeriesOf(t *testing.T) {
+	s := SeriesOf([]float64{10, 10, 11, 9, 12, 12, 12, 14})
+	want := Series{First: 10, Last: 14, Peak: 14, FirstQuartileMean: 10, LastQuartileMean: 13}
+	if s != want {
+		t.Fatalf("SeriesOf = %+v, want %+v", s, want)
+	}
+	if g := s.GrowthPct(); g != 30 {
+		t.Errorf("GrowthPct = %v, want 30", g)
+	}
+	if s := SeriesOf([]float64{5}); s.FirstQuartileMean != 5 || s.LastQuartileMean != 5 || s.GrowthPct() != 0 {
+		t.Errorf("one sample: %+v", s)
+	}
+	if (Series{}).GrowthPct() != 0 {
+		t.Error("empty series grows")
+	}
+}
+
+// The soak's lines: memory growing more than 10 % between the first and
+// the last quarter fails, as do connections that grow or stay above the
+// baseline; flat ones pass.
+func TestEvaluateSoak(t *testing.T) {
+	flat := Soak{Rotations: 200, WarmUp: 25,
+		RSSMiB:      SeriesOf([]float64{17, 17.2, 17.1, 17.3}),
+		AnonMiB:     SeriesOf([]float64{7, 7.1, 7, 7.2}),
+		Connections: SeriesOf([]float64{0, 1, 0, 0}), ConnectionsBaseline: 2, ConnectionsSettled: 2}
+	tests := []struct {
+		name   string
+		change func(*Soak)
+		failed string
+	}{
+		{"flat", func(*Soak) {}, ""},
+		{"RSS grows", func(s *Soak) { s.RSSMiB = SeriesOf([]float64{17, 17, 19, 19}) }, "RSS growth over 200 rotations, f"},
+		{"heap grows", func(s *Soak) { s.AnonMiB = SeriesOf([]float64{7, 7.5, 8, 8.5}) }, "heap (RssAnon) growth over 200 rotations, f"},
+		{"connections grow", func(s *Soak) { s.Connections = SeriesOf([]float64{0, 1, 2, 3}) }, "open connections growth over 200 rotations, f"},
+		{"a connection left open", func(s *Soak) { s.ConnectionsSettled = 3 }, "open connections above baseline after 200 rotations, f"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sample()
+			s := flat
+			tt.change(&s)
+			r.Soak = map[string]Soak{"f": s}
+			r.Evaluate()
+			failed := r.Failed()
+			if tt.failed == "" {
+				if !r.Pass {
+					t.Fatalf("failed: %v", failed)
+				}
+				return
+			}
+			if r.Pass || len(failed) != 1 || !strings.HasPrefix(failed[0], tt.failed+":") {
+				t.Fatalf("failed = %q, want only %q", failed, tt.failed)
+			}
+			var buf bytes.Buffer
+			r.WriteTable(&buf)
+			if !strings.Contains(buf.String(), tt.failed) || !strings.Contains(buf.String(), "FAIL") {
+				t.Errorf("table lacks the failed line:\n%s", buf.String())
+			}
+		})
+	}
+}
+
+// mysql-single-user's calls and logins have budget lines of their own;
+// a function whose rotations were not measured is listed with the reason.
+func TestEvaluateMySQLAndNotMeasured(t *testing.T) {
+	r := sample()
+	r.SMCalls[mysqlSingleKey] = 11
+	r.DBLogins[mysqlSingleKey] = 3
+	r.NotMeasured = map[string]string{"mysql-dual-password": "not measured: MariaDB has no dual passwords"}
+	r.Evaluate()
+	failed := r.Failed()
+	if r.Pass || len(failed) != 2 || !strings.Contains(failed[0], ", mysql-single-user") || !strings.Contains(failed[1], ", mysql-single-user") {
+		t.Fatalf("failed = %q, want mysql-single-user's calls and logins", failed)
+	}
+	var buf bytes.Buffer
+	r.WriteTable(&buf)
+	for _, want := range []string{"SM calls per rotation, mysql-single-user", "DB logins per rotation, mysql-single-user", "mysql-dual-password", "MariaDB has no dual passwords"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, buf.String())
+		}
+	}
+	delete(r.DBLogins, mysqlSingleKey) // a server whose log is not ours
+	r.SMCalls[mysqlSingleKey] = 10
+	r.Evaluate()
+	if !r.Pass {
+		t.Fatalf("an unmeasured login count failed: %v", r.Failed())
+	}
+}
+
+func TestCountConnects(t *testing.T) {
+	mariadb := "241201 12:00:00\t    5 Connect\tapp@127.0.0.1 on  using SSL/TLS\n" +
+		"\t\t    5 Query\tSELECT 1\n\t\t    5 Quit\t\n" +
+		"\t\t    6 Connect\tapp@127.0.0.1 as anonymous on \n" +
+		"\t\t    6 Connect\tAccess denied for user 'app'@'127.0.0.1' (using password: YES)\n" +
+		"\t\t    7 Query\tSELECT 'Connect\t'\n"
+	if n := countConnects(mariadb); n != 2 {
+		t.Errorf("MariaDB: %d connection attempts, want 2", n)
+	}
+	mysql := "2026-12-01T12:00:00.000000Z\t   12 Connect\troot@localhost on  using SSL/TLS\n" +
+		"2026-12-01T12:00:00.000100Z\t   12 Query\tSELECT 1\n" +
+		"2026-12-01T12:00:01.000000Z\t   13 Connect\tapp@127.0.0.1 on  using SSL/TLS\n"
+	if n := countConnects(mysql); n != 2 {
+		t.Errorf("MySQL: %d connection attempts, want 2", n)
+	}
+}
+
+func TestParseProcStatus(t *testing.T) {
+	m, err := parseProcStatus("Name:\tbootstrap\nVmHWM:\t   20000 kB\nVmRSS:\t   17000 kB\nRssAnon:\t    7000 kB\nRssFile:\t   10000 kB\n")
+	if err != nil || m.rss != 17000*1024 || m.anon != 7000*1024 {
+		t.Fatalf("parseProcStatus = %+v, %v", m, err)
+	}
+	for _, bad := range []string{"VmRSS:\t17000 kB\n", "VmRSS:\t17000 MB\nRssAnon:\t1 kB\n", "VmRSS:\tx kB\nRssAnon:\t1 kB\n"} {
+		if _, err := parseProcStatus(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}

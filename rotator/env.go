@@ -48,6 +48,8 @@ const (
 // dual-stack switches. It does not link the SDK's full configuration chain
 // (profiles, SSO, web identity): a Lambda function never uses it, and it
 // is a third of a bootstrap. Outside Lambda, use rotator/awsconfig.
+// Its retryer is NewRetryer's: bounded backoff, and no retry that would
+// run into the invocation's deadline.
 // getenv is os.Getenv when nil.
 func NewLambdaClient(getenv func(string) string) (*secretsmanager.Client, error) {
 	if getenv == nil {
@@ -88,6 +90,7 @@ func NewLambdaClient(getenv func(string) string) (*secretsmanager.Client, error)
 		return nil, fmt.Errorf("%s: %w", envUseDualStackEndp, err)
 	}
 	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+		o.Retryer = NewRetryer()
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}

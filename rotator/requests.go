@@ -1,5 +1,7 @@
 package rotator
 
+import "fmt"
+
 // Requests that strategies send to engines. The strategies declare the small
 // interfaces they need (log in, set a password, ensure a user); engines
 // implement methods taking these structs. Engines never see version stages:
@@ -72,4 +74,27 @@ type CheckTargetRequest struct {
 	// "userhost" (the host part of the account). Its password and
 	// connection fields are not used.
 	Account *Secret
+}
+
+// Users returns the users a CheckTarget must check: Username, or Base and
+// Clone when the pair is a base and its clone. checkName validates each
+// name with the engine's own rules (field is "username", "base" or
+// "clone"). Username outside its pair is an ErrInvalidField.
+func (r CheckTargetRequest) Users(checkName func(field, name string) error) ([]string, error) {
+	if err := checkName(FieldUsername, r.Username); err != nil {
+		return nil, err
+	}
+	if r.Base == "" && r.Clone == "" {
+		return []string{r.Username}, nil
+	}
+	if err := checkName("base", r.Base); err != nil {
+		return nil, err
+	}
+	if err := checkName("clone", r.Clone); err != nil {
+		return nil, err
+	}
+	if r.Username != r.Base && r.Username != r.Clone {
+		return nil, &FieldError{Field: FieldUsername, Reason: fmt.Sprintf("is %q, neither the base %q nor its clone %q", r.Username, r.Base, r.Clone), Err: ErrInvalidField}
+	}
+	return []string{r.Base, r.Clone}, nil
 }

@@ -110,6 +110,19 @@ func (s *Secret) String(field string) (v string, ok bool) {
 	return v, true
 }
 
+// Optional returns a string field that may be missing or null (set is
+// false then), or an error naming the field when it is not a JSON string.
+func (s *Secret) Optional(field string) (v string, set bool, err error) {
+	raw, present := s.fields[field]
+	if !present || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", false, &FieldError{Field: field, Reason: "must be a JSON string", Err: ErrInvalidField}
+	}
+	return v, true, nil
+}
+
 // Require returns a non-empty string field, or an error naming the field.
 func (s *Secret) Require(field string) (string, error) {
 	raw, present := s.fields[field]

@@ -11,6 +11,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 )
 
 // Authentication without a verified certificate.
@@ -428,17 +430,17 @@ const (
 
 // authRefusalReason is the text of a refused exchange on a connection with
 // plan p.
-func authRefusalReason(r *authRefusedError, p tlsPlan) string {
+func authRefusalReason(r *authRefusedError, p tlsplan.Plan) string {
 	verify := fmt.Sprintf("verify the server's certificate (\"sslmode\": \"verify-full\" with its CA in \"sslrootcert\", $%s, or %s shipped with the function)", EnvCABundle, CABundleFile)
 	if errors.Is(r, ErrServerNoTLS) {
-		return fmt.Sprintf("the server does not support TLS, and %s requires it; there is no fallback to plaintext (set \"sslmode\" to \"prefer\" to allow one, or to \"disable\")", p.source)
+		return fmt.Sprintf("the server does not support TLS, and %s requires it; there is no fallback to plaintext (set \"sslmode\" to \"prefer\" to allow one, or to \"disable\")", p.Source)
 	}
-	mode := "sslmode " + p.mode
-	if p.source != fmt.Sprintf(`"sslmode": %q`, p.mode) {
-		mode += ", set by " + p.source + ","
+	mode := "sslmode " + p.Mode
+	if p.Source != fmt.Sprintf(`"sslmode": %q`, p.Mode) {
+		mode += ", set by " + p.Source + ","
 	}
 	s := fmt.Sprintf("the server asked for %s; with %s the certificate is not verified", r.method, mode)
-	if p.mode == SSLDisable || p.mode == SSLPrefer {
+	if p.Mode == SSLDisable || p.Mode == SSLPrefer {
 		s = fmt.Sprintf("the server asked for %s; with %s nothing verifies who answers", r.method, mode)
 	}
 	switch r.method {

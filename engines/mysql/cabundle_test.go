@@ -44,7 +44,7 @@ func TestMySQLShippedCABundle(t *testing.T) {
 			old := layerCABundlePath
 			layerCABundlePath = write("opt/rotator/"+CABundleFile, tt.layer)
 			t.Cleanup(func() { layerCABundlePath = old })
-			t.Setenv(envTaskRoot, filepath.Join(dir, "task"))
+			t.Setenv("LAMBDA_TASK_ROOT", filepath.Join(dir, "task"))
 			t.Setenv(EnvCABundle, "")
 			if tt.env != nil {
 				t.Setenv(EnvCABundle, write("env.pem", tt.env))
@@ -59,8 +59,8 @@ func TestMySQLShippedCABundle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(e.caSource, tt.wantSource) || (tt.wantSource == "") != (e.caBundle == nil) {
-				t.Fatalf("bundle from %q, want %q", e.caSource, tt.wantSource)
+			if !strings.Contains(e.tlsSettings.BundleSource, tt.wantSource) || (tt.wantSource == "") != (e.tlsSettings.Bundle == nil) {
+				t.Fatalf("bundle from %q, want %q", e.tlsSettings.BundleSource, tt.wantSource)
 			}
 			tg, err := e.parse(secretOf(t, map[string]any{"host": "h", "username": "u", "password": "p"}))
 			if err != nil {
@@ -70,8 +70,8 @@ func TestMySQLShippedCABundle(t *testing.T) {
 			if tt.wantSource != "" {
 				want = SSLVerifyFull
 			}
-			if tg.tls.mode != want {
-				t.Fatalf("default mode %s, want %s", tg.tls.mode, want)
+			if tg.tls.Mode != want {
+				t.Fatalf("default mode %s, want %s", tg.tls.Mode, want)
 			}
 		})
 	}

@@ -2,8 +2,6 @@ package mysql
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -21,50 +20,13 @@ import (
 // context bounds the whole call).
 const statementTimeout = 30 * time.Second
 
-// tlsConfig returns the client TLS configuration of a plan (nil: no TLS).
-func tlsConfig(t *target) *tls.Config {
-	switch t.tls.mode {
-	case SSLPrefer, SSLRequire:
-		return &tls.Config{InsecureSkipVerify: true, ServerName: sniName(t.host), MinVersion: tls.VersionTLS12} //nolint:gosec // prefer/require do not verify; the auth policy makes up for it
-	case SSLVerifyCA:
-		roots := t.tls.roots
-		return &tls.Config{
-			InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
-			ServerName:         sniName(t.host),
-			MinVersion:         tls.VersionTLS12,
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return errors.New("server sent no certificate")
-				}
-				opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-				for _, c := range cs.PeerCertificates[1:] {
-					opts.Intermediates.AddCert(c)
-				}
-				_, err := cs.PeerCertificates[0].Verify(opts)
-				return err
-			},
-		}
-	case SSLVerifyFull:
-		return &tls.Config{RootCAs: t.tls.roots, ServerName: t.host, MinVersion: tls.VersionTLS12}
-	}
-	return nil
-}
-
-// sniName is the TLS server name to send: host names only.
-func sniName(host string) string {
-	if net.ParseIP(host) != nil {
-		return ""
-	}
-	return host
-}
-
 // policy returns the authentication policy of a target.
 func (e *Engine) policy(t *target) *authPolicy {
 	return &authPolicy{
-		tlsWanted:   t.tls.mode != SSLDisable,
-		tlsRequired: t.tls.mode != SSLDisable && t.tls.mode != SSLPrefer,
-		tlsConfig:   tlsConfig(t),
-		verified:    t.tls.verified(),
+		tlsWanted:   t.tls.Mode != SSLDisable,
+		tlsRequired: t.tls.Mode != SSLDisable && t.tls.Mode != SSLPrefer,
+		tlsConfig:   t.tls.ClientConfig(t.host),
+		verified:    t.tls.Verified(),
 		cleartext:   e.allowCleartext,
 		timeout:     e.connectTimeout,
 	}
@@ -95,7 +57,7 @@ func (s *session) close() {
 
 // connect opens a connection for op ("login", "set password", ...).
 func (e *Engine) connect(ctx context.Context, op string, t *target) (*session, error) {
-	if t.tls.requireBinding && t.tls.roots == nil {
+	if t.tls.RequireBinding && t.tls.Roots == nil {
 		return nil, e.newError(op, t, fmt.Sprintf("the secret requires a certificate verified against the function's own CA bundle (\"channel_binding\": \"require\", which the alternating strategy sets on a master secret whose host came from the application's secret: MySQL has no channel binding, so only such a certificate shows the server is the real one), and none is configured; nothing was sent. Give the master secret its own \"host\" and \"port\", or configure the bundle ($%s, or %s shipped with the function)", EnvCABundle, CABundleFile),
 			nil, rotator.ErrUnreachable, ErrVerificationRequired)
 	}
@@ -264,7 +226,7 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 			r.Reason = "access denied (wrong password, no such account for this host, or the account requires something this connection lacks): " + msg
 			r.kind = []error{rotator.ErrLoginFailed}
 			if !gi.tls && gi.serverTLS {
-				r.Reason += fmt.Sprintf("; this connection did not use TLS (%s), and MariaDB answers so when the server has require_secure_transport=ON or the account REQUIRE SSL: remove \"ssl\": false / \"sslmode\": \"disable\" from the secret", t.tls.source)
+				r.Reason += fmt.Sprintf("; this connection did not use TLS (%s), and MariaDB answers so when the server has require_secure_transport=ON or the account REQUIRE SSL: remove \"ssl\": false / \"sslmode\": \"disable\" from the secret", t.tls.Source)
 			}
 		case erAccountLocked, erMariaDBAccountLocked, erPasswordExpired, erMustChangePassword:
 			r.kind = []error{rotator.ErrLoginFailed}
@@ -275,7 +237,7 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 			r.Reason = fmt.Sprintf("database %q does not exist", t.dbname)
 			r.kind = []error{&rotator.FieldError{Field: rotator.FieldDBName, Reason: "names a database that does not exist on the server", Err: rotator.ErrInvalidField}}
 		case erSecureTransport:
-			r.Reason = fmt.Sprintf("the server requires TLS (require_secure_transport) and %s asks for none: %s", t.tls.source, msg)
+			r.Reason = fmt.Sprintf("the server requires TLS (require_secure_transport) and %s asks for none: %s", t.tls.Source, msg)
 			r.kind = []error{rotator.ErrUnreachable, ErrServerRequiresTLS}
 		default:
 			r.Reason = "the server refused the connection: " + msg
@@ -304,31 +266,12 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 
 // tlsError classifies a failed TLS handshake.
 func (e *Engine) tlsError(op string, t *target, err error) error {
-	var (
-		certErr  *tls.CertificateVerificationError
-		unkAuth  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		recErr   tls.RecordHeaderError
-		alertErr tls.AlertError
-	)
-	certReason := func(detail string) error {
-		return e.newError(op, t, fmt.Sprintf("TLS certificate verification failed (sslmode %s, trusting %s): %s", t.tls.mode, t.tls.rootsF, detail),
-			nil, rotator.ErrUnreachable, ErrCertificate)
+	detail, ok := tlsplan.CertFailure(err)
+	if !ok && !tlsplan.HandshakeFailure(err) && (strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate")) {
+		detail, ok = err.Error(), true
 	}
-	switch {
-	case errors.As(err, &hostErr):
-		return certReason(hostErr.Error())
-	case errors.As(err, &unkAuth):
-		return certReason(unkAuth.Error())
-	case errors.As(err, &invalid):
-		return certReason(invalid.Error())
-	case errors.As(err, &certErr):
-		return certReason(certErr.Err.Error())
-	case errors.As(err, &recErr), errors.As(err, &alertErr):
-		return e.newError(op, t, "TLS handshake failed: "+err.Error(), nil, rotator.ErrUnreachable)
-	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
-		return certReason(err.Error())
+	if ok {
+		return e.newError(op, t, "TLS certificate verification failed ("+t.tls.Trust()+"): "+detail, nil, rotator.ErrUnreachable, ErrCertificate)
 	}
 	return e.newError(op, t, "TLS handshake failed: "+err.Error(), nil, rotator.ErrUnreachable)
 }

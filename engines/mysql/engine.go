@@ -2,17 +2,15 @@ package mysql
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -37,10 +35,9 @@ const (
 const (
 	// CABundleFile is the bundle's name next to bootstrap in the
 	// function's zip, read from $LAMBDA_TASK_ROOT.
-	CABundleFile = "rds-ca-bundle.pem"
+	CABundleFile = tlsplan.CABundleFile
 	// LayerCABundlePath is the bundle in a Lambda layer.
-	LayerCABundlePath = "/opt/rotator/" + CABundleFile
-	envTaskRoot       = "LAMBDA_TASK_ROOT"
+	LayerCABundlePath = tlsplan.LayerCABundlePath
 )
 
 // layerCABundlePath is LayerCABundlePath; tests point it elsewhere.
@@ -55,9 +52,9 @@ const DefaultPort = 3306
 
 // Secret fields this engine reads besides the rotator.Field* ones.
 const (
-	FieldSSL         = "ssl"
-	FieldSSLMode     = "sslmode"
-	FieldSSLRootCert = "sslrootcert"
+	FieldSSL         = tlsplan.FieldSSL
+	FieldSSLMode     = tlsplan.FieldSSLMode
+	FieldSSLRootCert = tlsplan.FieldSSLRootCert
 	// FieldChannelBinding "require" is what the alternating strategy sets
 	// on a master secret whose host came from the application's secret.
 	// MySQL has no channel binding, so the engine then sends the master's
@@ -66,7 +63,7 @@ const (
 	// the bundle shipped with the function), never against the secret's
 	// "sslrootcert" or the system roots, which whoever writes the
 	// application's secret can satisfy for a host of their own.
-	FieldChannelBinding = "channel_binding"
+	FieldChannelBinding = tlsplan.FieldChannelBinding
 	// FieldUserHost is the host part of the user's account ('app'@'10.0.%'
 	// has "userhost": "10.0.%"). Without it the engine uses the account the
 	// user logs in as (CURRENT_USER()) for its own password, and, with a
@@ -76,11 +73,11 @@ const (
 
 // TLS modes, with libpq's meanings (as the PostgreSQL engine).
 const (
-	SSLDisable    = "disable"
-	SSLPrefer     = "prefer"
-	SSLRequire    = "require"
-	SSLVerifyCA   = "verify-ca"
-	SSLVerifyFull = "verify-full"
+	SSLDisable    = tlsplan.Disable
+	SSLPrefer     = tlsplan.Prefer
+	SSLRequire    = tlsplan.Require
+	SSLVerifyCA   = tlsplan.VerifyCA
+	SSLVerifyFull = tlsplan.VerifyFull
 )
 
 // User name limits, in characters.
@@ -142,9 +139,7 @@ var (
 // call opens one and closes it. It is safe for concurrent use.
 type Engine struct {
 	connectTimeout time.Duration
-	caBundle       *x509.CertPool
-	caSource       string
-	defaultSSLMode string
+	tlsSettings    tlsplan.Settings
 	allowCleartext bool
 	log            *slog.Logger
 	configErr      error
@@ -169,32 +164,18 @@ func WithConnectTimeout(d time.Duration) Option {
 // shipped with the function). It is also the only trust anchor for a
 // secret with "channel_binding": "require".
 func WithCABundle(pem []byte) Option {
-	return func(e *Engine) { e.setCABundle(pem, "WithCABundle") }
+	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundle(pem, "WithCABundle")) }
 }
 
 // WithCABundleFile reads the PEM CA certificates from a file, at New.
 func WithCABundleFile(path string) Option {
-	return func(e *Engine) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			e.configErr = fmt.Errorf("%w: CA bundle: %v", ErrConfig, err)
-			return
-		}
-		e.setCABundle(b, path)
-	}
+	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundleFile(path)) }
 }
 
 // WithDefaultSSLMode sets the TLS mode for secrets that set neither "ssl"
 // nor "sslmode" (replacing $ROTATOR_MYSQL_SSLMODE).
 func WithDefaultSSLMode(mode string) Option {
-	return func(e *Engine) {
-		m := strings.ToLower(strings.TrimSpace(mode))
-		if !validSSLMode(m) {
-			e.configErr = fmt.Errorf("%w: default sslmode %q is not one of disable, prefer, require, verify-ca, verify-full", ErrConfig, mode)
-			return
-		}
-		e.defaultSSLMode = m
-	}
+	return func(e *Engine) { e.configFail(e.tlsSettings.SetDefaultMode(mode)) }
 }
 
 // WithAllowCleartextPassword lets the engine answer a server that asks for
@@ -225,13 +206,11 @@ func (e *Engine) logger(ctx context.Context) *slog.Logger {
 	return e.log
 }
 
-func (e *Engine) setCABundle(pem []byte, source string) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		e.configErr = fmt.Errorf("%w: CA bundle from %s holds no PEM certificate", ErrConfig, source)
-		return
+// configFail records a configuration error (nil: none).
+func (e *Engine) configFail(err error) {
+	if err != nil {
+		e.configErr = fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	e.caBundle, e.caSource = pool, source
 }
 
 // New returns an engine. It reads $ROTATOR_MYSQL_CA_BUNDLE,
@@ -242,20 +221,10 @@ func (e *Engine) setCABundle(pem []byte, source string) {
 // A configuration error is returned by every method (NewFromEnv returns it
 // at once).
 func New(opts ...Option) *Engine {
-	e := &Engine{connectTimeout: DefaultConnectTimeout, log: slog.New(slog.DiscardHandler)}
-	if p := os.Getenv(EnvCABundle); p != "" {
-		if b, err := os.ReadFile(p); err != nil {
-			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvCABundle, err)
-		} else {
-			e.setCABundle(b, "$"+EnvCABundle)
-		}
-	}
-	if m := os.Getenv(EnvSSLMode); m != "" {
-		WithDefaultSSLMode(m)(e)
-		if e.configErr != nil {
-			e.configErr = fmt.Errorf("%w (from $%s)", e.configErr, EnvSSLMode)
-		}
-	}
+	e := &Engine{
+		tlsSettings:    tlsplan.Settings{EnvCABundle: EnvCABundle, BindingNeedsBundle: true},
+		connectTimeout: DefaultConnectTimeout, log: slog.New(slog.DiscardHandler)}
+	e.configFail(e.tlsSettings.FromEnv(EnvSSLMode))
 	if v, err := rotator.ParseBool(os.Getenv(EnvAllowCleartext)); err != nil {
 		e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvAllowCleartext, err)
 	} else {
@@ -264,8 +233,8 @@ func New(opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
-	if e.caBundle == nil && os.Getenv(EnvCABundle) == "" {
-		e.readShippedCABundle()
+	if e.configErr == nil {
+		e.configFail(e.tlsSettings.LoadShipped(layerCABundlePath))
 	}
 	return e
 }
@@ -281,27 +250,6 @@ func NewFromEnv(opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
-func (e *Engine) readShippedCABundle() {
-	type candidate struct{ path, what string }
-	var cands []candidate
-	if root := os.Getenv(envTaskRoot); root != "" {
-		cands = append(cands, candidate{filepath.Join(root, CABundleFile), "shipped in the function's zip"})
-	}
-	cands = append(cands, candidate{layerCABundlePath, "from a layer"})
-	for _, c := range cands {
-		b, err := os.ReadFile(c.path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
-			e.configErr = fmt.Errorf("%w: CA bundle %s: %v", ErrConfig, c.what, err)
-		default:
-			e.setCABundle(b, c.path+" ("+c.what+")")
-		}
-		return
-	}
-}
-
 // target is a parsed, validated secret.
 type target struct {
 	host     string
@@ -310,22 +258,8 @@ type target struct {
 	username string
 	password string
 	userHost string // "": not given
-	tls      tlsPlan
+	tls      tlsplan.Plan
 }
-
-// tlsPlan is how to use TLS for one secret.
-type tlsPlan struct {
-	mode   string
-	source string
-	roots  *x509.CertPool // nil: system roots
-	rootsF string
-	// requireBinding: "channel_binding": "require": verify-full against
-	// the engine's CA bundle only.
-	requireBinding bool
-}
-
-// verified reports whether the plan verifies the server's certificate.
-func (p tlsPlan) verified() bool { return p.mode == SSLVerifyCA || p.mode == SSLVerifyFull }
 
 // Validate checks a secret without connecting: engine (when present),
 // host, port, username, password, dbname, userhost and the TLS fields.
@@ -381,19 +315,6 @@ func checkHostPart(field, host string) error {
 	return nil
 }
 
-// optionalString reads a string field that may be absent or null.
-func optionalString(s *rotator.Secret, field string) (string, bool, error) {
-	raw, ok := s.Raw(field)
-	if !ok || strings.TrimSpace(string(raw)) == "null" {
-		return "", false, nil
-	}
-	v, ok := s.String(field)
-	if !ok {
-		return "", false, &rotator.FieldError{Field: field, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
-	}
-	return v, true, nil
-}
-
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
@@ -427,7 +348,7 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if t.port < 1 || t.port > 65535 {
 		return nil, &rotator.FieldError{Field: rotator.FieldPort, Reason: "must be between 1 and 65535", Err: rotator.ErrInvalidField}
 	}
-	db, _, err := optionalString(s, rotator.FieldDBName)
+	db, _, err := s.Optional(rotator.FieldDBName)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +356,7 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 		return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
 	}
 	t.dbname = db
-	uh, set, err := optionalString(s, FieldUserHost)
+	uh, set, err := s.Optional(FieldUserHost)
 	if err != nil {
 		return nil, err
 	}
@@ -448,109 +369,8 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 		}
 		t.userHost = uh
 	}
-	if t.tls, err = e.parseTLS(s); err != nil {
+	if t.tls, err = e.tlsSettings.Plan(s); err != nil {
 		return nil, err
 	}
 	return t, nil
-}
-
-func validSSLMode(m string) bool {
-	switch m {
-	case SSLDisable, SSLPrefer, SSLRequire, SSLVerifyCA, SSLVerifyFull:
-		return true
-	}
-	return false
-}
-
-// parseTLS reads the TLS fields as the PostgreSQL engine does.
-func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
-	var p tlsPlan
-	mode := ""
-	if v, set, err := optionalString(s, FieldSSLMode); err != nil {
-		return p, err
-	} else if set {
-		mode = strings.ToLower(strings.TrimSpace(v))
-		if !validSSLMode(mode) {
-			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
-		}
-		p.source = fmt.Sprintf(`"sslmode": %q`, mode)
-	}
-	ssl, sslSet, err := s.Bool(FieldSSL)
-	if err != nil {
-		return p, err
-	}
-	if sslSet {
-		if mode != "" {
-			agree := (ssl && (mode == SSLRequire || mode == SSLVerifyCA || mode == SSLVerifyFull)) || (!ssl && mode == SSLDisable)
-			if !agree {
-				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
-			}
-		} else if ssl {
-			mode, p.source = SSLVerifyFull, `"ssl": true`
-		} else {
-			mode, p.source = SSLDisable, `"ssl": false`
-		}
-	}
-
-	var secretRoots *x509.CertPool
-	secretCA, systemCA := false, false
-	if v, set, err := optionalString(s, FieldSSLRootCert); err != nil {
-		return p, err
-	} else if set {
-		switch strings.TrimSpace(v) {
-		case "":
-		case "system":
-			systemCA = true
-		default:
-			secretRoots = x509.NewCertPool()
-			if !secretRoots.AppendCertsFromPEM([]byte(v)) {
-				return p, &rotator.FieldError{Field: FieldSSLRootCert, Reason: "must hold PEM certificates (or \"system\"); file names are not read, use $" + EnvCABundle + " for a file", Err: rotator.ErrInvalidField}
-			}
-			secretCA = true
-		}
-	}
-	if mode == "" {
-		switch {
-		case e.defaultSSLMode != "":
-			mode, p.source = e.defaultSSLMode, "the engine's default sslmode "+e.defaultSSLMode
-		case secretCA || systemCA || e.caBundle != nil:
-			mode, p.source = SSLVerifyFull, "the default (verify-full, as a CA bundle is configured)"
-		default:
-			mode, p.source = SSLRequire, "the default (require: TLS without a CA bundle to verify against)"
-		}
-	}
-	if mode == SSLRequire && secretCA {
-		mode = SSLVerifyCA
-		p.source += " with \"sslrootcert\""
-	}
-	p.mode = mode
-	if v, set, err := optionalString(s, FieldChannelBinding); err != nil {
-		return p, err
-	} else if set {
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "require":
-			p.requireBinding = true
-		case "", "prefer", "disable":
-		default:
-			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
-		}
-	}
-	switch {
-	case p.requireBinding:
-		// Only the function's own trust anchors: see FieldChannelBinding.
-		p.mode, p.source = SSLVerifyFull, `"channel_binding": "require" (a master secret whose host came from the application's secret)`
-		p.roots, p.rootsF = e.caBundle, "the function's CA bundle"
-		if e.caBundle != nil {
-			p.rootsF += " from " + e.caSource
-		}
-	case secretCA:
-		p.roots, p.rootsF = secretRoots, `the secret's "sslrootcert"`
-	case systemCA:
-		p.rootsF = "the system roots"
-	case e.caBundle != nil:
-		p.roots, p.rootsF = e.caBundle, "the CA bundle from "+e.caSource
-	default:
-		p.rootsF = "the system roots"
-	}
-	return p, nil
 }

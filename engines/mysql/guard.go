@@ -40,21 +40,9 @@ func (e *Engine) CheckTarget(ctx context.Context, req rotator.CheckTargetRequest
 	if err != nil {
 		return err
 	}
-	if err := checkUserName(rotator.FieldUsername, req.Username); err != nil {
+	users, err := req.Users(checkUserName)
+	if err != nil {
 		return err
-	}
-	users := []string{req.Username}
-	if req.Base != "" || req.Clone != "" {
-		if err := checkUserName("base", req.Base); err != nil {
-			return err
-		}
-		if err := checkUserName("clone", req.Clone); err != nil {
-			return err
-		}
-		if req.Username != req.Base && req.Username != req.Clone {
-			return e.newError(op, t, fmt.Sprintf("%s is neither the base %s nor its clone %s", quoteIdent(req.Username), quoteIdent(req.Base), quoteIdent(req.Clone)), nil, rotator.ErrInvalidField)
-		}
-		users = []string{req.Base, req.Clone}
 	}
 	uh, err := e.userHostOf(req.Account, req.Username)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,7 +68,7 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 		userHost = account(t.username, t.userHost)
 	}
 	out := []rotator.Check{pfPass(name("secret fields"), fmt.Sprintf("host %s, port %d, username %q, password set, sslmode %s, account %s",
-		t.host, t.port, t.username, t.tls.mode, userHost))}
+		t.host, t.port, t.username, t.tls.Mode, userHost))}
 
 	addr := net.JoinHostPort(t.host, strconv.Itoa(t.port))
 	start := time.Now()
@@ -81,7 +80,7 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	_ = conn.Close()
 	out = append(out, pfPass(name("TCP connect"), fmt.Sprintf("connected to %s in %s", addr, time.Since(start).Round(time.Millisecond))))
 
-	if t.tls.mode != SSLDisable {
+	if t.tls.Mode != SSLDisable {
 		c := e.preflightTLS(ctx, t, name("TLS handshake"))
 		out = append(out, c)
 		if c.Status == rotator.CheckFail {
@@ -177,7 +176,7 @@ func pfLoginFix(t *target, err error) string {
 // preflightTLS reads the server's greeting, asks for TLS as a client does
 // and runs the handshake with the configuration a rotation uses.
 func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) rotator.Check {
-	if t.tls.requireBinding && t.tls.roots == nil {
+	if t.tls.RequireBinding && t.tls.Roots == nil {
 		return pfFail(name, "the secret requires verification against the function's CA bundle (\"channel_binding\": \"require\") and none is configured",
 			"give the master secret its own \"host\" and \"port\", or configure $"+EnvCABundle)
 	}
@@ -211,7 +210,7 @@ func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) rotat
 	}
 	if err := g.greeting(greet); err != nil {
 		if errors.Is(err, ErrServerNoTLS) {
-			return pfFail(name, "the server does not support TLS, and "+t.tls.source+" requires it", "turn TLS on in the server, or set \"sslmode\" to \"prefer\" or \"disable\" if plaintext is acceptable on this network")
+			return pfFail(name, "the server does not support TLS, and "+t.tls.Source+" requires it", "turn TLS on in the server, or set \"sslmode\" to \"prefer\" or \"disable\" if plaintext is acceptable on this network")
 		}
 		return pfFail(name, err.Error(), "check that "+addr+" is a MySQL or MariaDB server")
 	}
@@ -229,55 +228,20 @@ func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) rotat
 	if _, err := conn.Write(req); err != nil {
 		return pfFail(name, "cannot ask for TLS: "+err.Error(), "")
 	}
-	tc := tls.Client(conn, tlsConfig(t))
+	tc := tls.Client(conn, t.tls.ClientConfig(t.host))
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return pfTLSFailure(name, t, err)
+		return e.pfTLSFailure(name, t, err)
 	}
-	cs := tc.ConnectionState()
-	detail := server.String() + ", " + tls.VersionName(cs.Version)
-	if len(cs.PeerCertificates) > 0 {
-		leaf := cs.PeerCertificates[0]
-		detail += fmt.Sprintf(", certificate for %s issued by %s, valid until %s", pfCertName(leaf), leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format("2006-01-02"))
-	}
-	switch t.tls.mode {
-	case SSLVerifyFull:
-		detail += "; chain and host name verified against " + t.tls.rootsF
-	case SSLVerifyCA:
-		detail += "; chain verified against " + t.tls.rootsF + " (host name not checked: verify-ca)"
-	default:
-		detail += "; certificate not verified (sslmode " + t.tls.mode + "): password challenges only, no full authentication"
+	detail := server.String() + ", " + t.tls.Describe(tc.ConnectionState(), time.Now())
+	if !t.tls.Verified() {
+		detail += ": password challenges only, no full authentication"
 	}
 	return pfPass(name, detail)
 }
 
-func pfCertName(c *x509.Certificate) string {
-	names := append([]string{}, c.DNSNames...)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 {
-		return strconv.Quote(c.Subject.CommonName)
-	}
-	return strings.Join(names, ", ")
-}
-
-func pfTLSFailure(name string, t *target, err error) rotator.Check {
-	var (
-		hostErr x509.HostnameError
-		unkAuth x509.UnknownAuthorityError
-	)
-	trust := fmt.Sprintf("sslmode %s, trusting %s", t.tls.mode, t.tls.rootsF)
-	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text), in the file named by $" + EnvCABundle + ", or ship it with the function as " + CABundleFile + "; for RDS: the global bundle"
-	switch {
-	case errors.As(err, &hostErr):
-		return pfFail(name, "the certificate does not name "+strconv.Quote(t.host)+" ("+trust+"): "+hostErr.Error(),
-			"set \"host\" to a name the certificate holds, or use \"sslmode\": \"verify-ca\"")
-	case errors.As(err, &unkAuth):
-		return pfFail(name, "certificate signed by an unknown authority ("+trust+")", caFix)
-	case strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate"):
-		return pfFail(name, "certificate verification failed ("+trust+"): "+err.Error(), caFix)
-	}
-	return pfFail(name, "TLS handshake failed: "+err.Error(), "check the server's TLS configuration (tls_version, ssl_cert, ssl_key)")
+func (e *Engine) pfTLSFailure(name string, t *target, err error) rotator.Check {
+	reason, fix := e.tlsSettings.Diagnose(t.tls, t.host, err, "check the server's TLS configuration (tls_version, ssl_cert, ssl_key)")
+	return pfFail(name, reason, fix)
 }
 
 // PreflightOwnPassword checks what a single-user rotation needs once the

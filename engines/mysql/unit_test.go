@@ -20,12 +20,12 @@ func TestMySQLParseSecret(t *testing.T) {
 		field  string
 	}{
 		{name: "defaults: port 3306, no database, require without a CA", fields: map[string]any{}, check: func(t *testing.T, tg *target) {
-			if tg.port != 3306 || tg.dbname != "" || tg.tls.mode != SSLRequire || tg.userHost != "" {
+			if tg.port != 3306 || tg.dbname != "" || tg.tls.Mode != SSLRequire || tg.userHost != "" {
 				t.Fatalf("%+v", tg)
 			}
 		}},
 		{name: "a CA bundle makes verify-full the default", opts: []Option{WithCABundle([]byte(ca))}, fields: map[string]any{}, check: func(t *testing.T, tg *target) {
-			if tg.tls.mode != SSLVerifyFull || tg.tls.roots == nil {
+			if tg.tls.Mode != SSLVerifyFull || tg.tls.Roots == nil {
 				t.Fatalf("%+v", tg.tls)
 			}
 		}},
@@ -37,12 +37,12 @@ func TestMySQLParseSecret(t *testing.T) {
 		{name: "sslrootcert is not PEM", fields: map[string]any{"sslrootcert": "/etc/ca.pem"}, err: rotator.ErrInvalidField, field: "sslrootcert"},
 		{name: "channel_binding require: verify-full against the engine's bundle only", opts: []Option{WithCABundle([]byte(ca))},
 			fields: map[string]any{"sslmode": "disable", "sslrootcert": string(mustCA(t)), "channel_binding": "require"}, check: func(t *testing.T, tg *target) {
-				if tg.tls.mode != SSLVerifyFull || !tg.tls.requireBinding || !strings.Contains(tg.tls.rootsF, "function's CA bundle") {
+				if tg.tls.Mode != SSLVerifyFull || !tg.tls.RequireBinding || !strings.Contains(tg.tls.RootsFrom, "function's CA bundle") {
 					t.Fatalf("%+v", tg.tls)
 				}
 			}},
 		{name: "channel_binding require without a bundle: no roots", fields: map[string]any{"channel_binding": "require", "sslrootcert": ca}, check: func(t *testing.T, tg *target) {
-			if tg.tls.roots != nil {
+			if tg.tls.Roots != nil {
 				t.Fatal("the secret's sslrootcert is trusted for a host-less master")
 			}
 		}},
@@ -75,7 +75,7 @@ func TestMySQLParseSecret(t *testing.T) {
 				m[k] = v
 			}
 			t.Setenv(EnvCABundle, "")
-			t.Setenv(envTaskRoot, "")
+			t.Setenv("LAMBDA_TASK_ROOT", "")
 			e := New(tt.opts...)
 			tg, err := e.parse(secretOf(t, m))
 			if tt.err != nil {
@@ -99,8 +99,8 @@ func TestMySQLParseSecret(t *testing.T) {
 func mode(want string) func(t *testing.T, tg *target) {
 	return func(t *testing.T, tg *target) {
 		t.Helper()
-		if tg.tls.mode != want {
-			t.Fatalf("mode %s, want %s", tg.tls.mode, want)
+		if tg.tls.Mode != want {
+			t.Fatalf("mode %s, want %s", tg.tls.Mode, want)
 		}
 	}
 }

@@ -157,7 +157,7 @@ func (e *Engine) userHostOf(sec *rotator.Secret, user string) (string, error) {
 	if sec == nil {
 		return "", nil
 	}
-	v, set, err := optionalString(sec, FieldUserHost)
+	v, set, err := sec.Optional(FieldUserHost)
 	if err != nil || !set {
 		return "", err
 	}

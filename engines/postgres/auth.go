@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 )
 
 // Authentication without a verified certificate.
@@ -61,11 +63,11 @@ type authPolicy struct {
 // certificate may be one the application's secret chose (its host, its
 // "sslrootcert"), and only a SCRAM proof bound to the TLS channel is
 // worthless to a server other than the one that holds the verifier.
-func (e *Engine) authPolicyFor(p tlsPlan, overTLS bool) *authPolicy {
-	if p.requireBinding {
+func (e *Engine) authPolicyFor(p tlsplan.Plan, overTLS bool) *authPolicy {
+	if p.RequireBinding {
 		return &authPolicy{channelBinding: true}
 	}
-	switch p.mode {
+	switch p.Mode {
 	case SSLVerifyCA, SSLVerifyFull:
 		return nil
 	}
@@ -249,20 +251,20 @@ func (e *authRefusedError) Unwrap() error { return e.kind }
 
 // authRefusalReason is the text of a refused authentication request on a
 // connection with plan p.
-func authRefusalReason(r *authRefusedError, p tlsPlan) string {
+func authRefusalReason(r *authRefusedError, p tlsplan.Plan) string {
 	verify := fmt.Sprintf("verify the server's certificate (\"sslmode\": \"verify-full\" with its CA in \"sslrootcert\", $%s, or %s shipped with the function)", EnvCABundle, CABundleFile)
-	mode := "sslmode " + p.mode
-	if p.source != fmt.Sprintf(`"sslmode": %q`, p.mode) {
-		mode += ", set by " + p.source + ","
+	mode := "sslmode " + p.Mode
+	if p.Source != fmt.Sprintf(`"sslmode": %q`, p.Mode) {
+		mode += ", set by " + p.Source + ","
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "the server asked for %s", r.method)
-	if p.requireBinding {
+	if p.RequireBinding {
 		b.WriteString(`; the secret requires channel binding ("channel_binding": "require", which the alternating strategy sets on a master secret whose host came from the application's secret), so the engine accepts SCRAM-SHA-256-PLUS over TLS only and sent nothing. ` +
 			`Let the server offer it (PostgreSQL 11+ with TLS and a SCRAM verifier for the user, no pooler in between), or give the master secret its own "host" and "port"`)
 		return b.String()
 	}
-	if p.mode == SSLDisable || p.mode == SSLPrefer {
+	if p.Mode == SSLDisable || p.Mode == SSLPrefer {
 		fmt.Fprintf(&b, "; with %s nothing verifies who answers", mode)
 	} else {
 		fmt.Fprintf(&b, "; with %s the certificate is not verified", mode)

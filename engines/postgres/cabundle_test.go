@@ -83,8 +83,8 @@ func TestPostgresShippedCABundle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tg.tls.mode != c.wantMode || !strings.Contains(tg.tls.rootsF, c.wantFrom) {
-				t.Fatalf("sslmode %s trusting %s; want %s from %q", tg.tls.mode, tg.tls.rootsF, c.wantMode, c.wantFrom)
+			if tg.tls.Mode != c.wantMode || !strings.Contains(tg.tls.RootsFrom, c.wantFrom) {
+				t.Fatalf("sslmode %s trusting %s; want %s from %q", tg.tls.Mode, tg.tls.RootsFrom, c.wantMode, c.wantFrom)
 			}
 		})
 	}

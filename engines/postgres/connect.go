@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -58,36 +58,10 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 	// and only when the server declines TLS.
 	cc.Fallbacks = nil
 	cc.TLSConfig = nil
-	switch t.tls.mode {
-	case SSLDisable:
-	case SSLPrefer, SSLRequire:
-		cc.TLSConfig = &tls.Config{InsecureSkipVerify: true, ServerName: sniName(t.host), MinVersion: tls.VersionTLS12} //nolint:gosec // libpq's prefer/require do not verify; the auth policy makes up for it
-	case SSLVerifyCA:
-		roots := t.tls.roots
-		cc.TLSConfig = &tls.Config{
-			// Chain verification without the host name check, done by
-			// VerifyConnection below (crypto/tls cannot skip only the
-			// name check).
-			InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
-			ServerName:         sniName(t.host),
-			MinVersion:         tls.VersionTLS12,
-			VerifyConnection: func(cs tls.ConnectionState) error {
-				if len(cs.PeerCertificates) == 0 {
-					return errors.New("server sent no certificate")
-				}
-				opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-				for _, c := range cs.PeerCertificates[1:] {
-					opts.Intermediates.AddCert(c)
-				}
-				_, err := cs.PeerCertificates[0].Verify(opts)
-				return err
-			},
-		}
-	case SSLVerifyFull:
-		cc.TLSConfig = &tls.Config{RootCAs: t.tls.roots, ServerName: t.host, MinVersion: tls.VersionTLS12}
-	default:
-		return nil, fmt.Errorf("%w: unknown sslmode %q", ErrConfig, t.tls.mode)
+	if !tlsplan.ValidMode(t.tls.Mode) {
+		return nil, fmt.Errorf("%w: unknown sslmode %q", ErrConfig, t.tls.Mode)
 	}
+	cc.TLSConfig = t.tls.ClientConfig(t.host)
 	e.authPolicyFor(t.tls, cc.TLSConfig != nil).apply(cc)
 	return cc, nil
 }
@@ -101,14 +75,6 @@ func (e *Engine) plaintextFallback(cc *pgx.ConnConfig, t *target) *pgx.ConnConfi
 	return plain
 }
 
-// sniName is the TLS server name to send: host names only, as libpq.
-func sniName(host string) string {
-	if net.ParseIP(host) != nil {
-		return ""
-	}
-	return host
-}
-
 // connect opens a connection for op ("login", "set password", ...).
 func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, error) {
 	cc, err := e.connConfig(t)
@@ -118,13 +84,13 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, 
 	ctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cc)
-	if err != nil && t.tls.mode == SSLPrefer && serverRefusedTLS(err) {
+	if err != nil && t.tls.Mode == SSLPrefer && serverRefusedTLS(err) {
 		conn, err = pgx.ConnectConfig(ctx, e.plaintextFallback(cc, t))
 	}
 	if err != nil {
 		return nil, e.connectError(op, t, err)
 	}
-	if _, isTLS := conn.PgConn().Conn().(*tls.Conn); !isTLS && t.tls.mode == SSLPrefer {
+	if _, isTLS := conn.PgConn().Conn().(*tls.Conn); !isTLS && t.tls.Mode == SSLPrefer {
 		e.logger(ctx).Warn("postgres: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
 			"host", t.host, "port", t.port, "user", t.username)
 	}
@@ -226,7 +192,7 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 	if serverRefusedTLS(err) {
 		return e.newError(op, t, fmt.Sprintf(
 			"the server does not support TLS, and %s requires it; there is no fallback to plaintext (set \"sslmode\" to \"prefer\" to allow one, or to \"disable\")",
-			t.tls.source), nil, rotator.ErrUnreachable, ErrServerNoTLS)
+			t.tls.Source), nil, rotator.ErrUnreachable, ErrServerNoTLS)
 	}
 	// pgx's own enforcement of the policy (the guard refuses first; these
 	// remain for what it does not see, such as a certificate whose
@@ -241,29 +207,14 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 	}
 
 	var (
-		certErr  *tls.CertificateVerificationError
-		unkAuth  x509.UnknownAuthorityError
-		hostErr  x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		dnsErr   *net.DNSError
-		opErr    *net.OpError
-		recErr   tls.RecordHeaderError
-		alertErr tls.AlertError
+		dnsErr *net.DNSError
+		opErr  *net.OpError
 	)
-	certReason := func(detail string) error {
-		return e.newError(op, t, fmt.Sprintf("TLS certificate verification failed (sslmode %s, trusting %s): %s", t.tls.mode, t.tls.rootsF, detail),
-			nil, rotator.ErrUnreachable, ErrCertificate)
+	if detail, ok := tlsplan.CertFailure(err); ok {
+		return e.newError(op, t, "TLS certificate verification failed ("+t.tls.Trust()+"): "+detail, nil, rotator.ErrUnreachable, ErrCertificate)
 	}
 	switch {
-	case errors.As(err, &hostErr):
-		return certReason(hostErr.Error())
-	case errors.As(err, &unkAuth):
-		return certReason(unkAuth.Error())
-	case errors.As(err, &invalid):
-		return certReason(invalid.Error())
-	case errors.As(err, &certErr):
-		return certReason(certErr.Err.Error())
-	case errors.As(err, &recErr), errors.As(err, &alertErr):
+	case tlsplan.HandshakeFailure(err):
 		return e.newError(op, t, "TLS handshake failed: "+scrub(err2text(err), t.password), nil, rotator.ErrUnreachable)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return e.newError(op, t, fmt.Sprintf("no answer within the connect timeout (%v)", e.connectTimeout), context.DeadlineExceeded, rotator.ErrUnreachable)

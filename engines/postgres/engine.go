@@ -2,16 +2,14 @@ package postgres
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -42,13 +40,11 @@ const (
 	// CABundleFile is the bundle's name next to bootstrap in the
 	// function's zip (`make build CA_BUNDLE=path` puts it there), read
 	// from $LAMBDA_TASK_ROOT, where Lambda unpacks the zip (/var/task).
-	CABundleFile = "rds-ca-bundle.pem"
+	CABundleFile = tlsplan.CABundleFile
 	// LayerCABundlePath is the bundle in a Lambda layer: a layer's zip is
 	// unpacked under /opt, so a layer holding rotator/rds-ca-bundle.pem
 	// provides it.
-	LayerCABundlePath = "/opt/rotator/" + CABundleFile
-	// envTaskRoot is Lambda's directory of the function's code.
-	envTaskRoot = "LAMBDA_TASK_ROOT"
+	LayerCABundlePath = tlsplan.LayerCABundlePath
 )
 
 // layerCABundlePath is LayerCABundlePath; tests point it elsewhere.
@@ -60,24 +56,24 @@ const DefaultConnectTimeout = 5 * time.Second
 
 // Secret fields this engine reads besides the rotator.Field* ones.
 const (
-	FieldSSL         = "ssl"
-	FieldSSLMode     = "sslmode"
-	FieldSSLRootCert = "sslrootcert"
+	FieldSSL         = tlsplan.FieldSSL
+	FieldSSLMode     = tlsplan.FieldSSLMode
+	FieldSSLRootCert = tlsplan.FieldSSLRootCert
 	// FieldChannelBinding, as libpq's channel_binding: "require" accepts
 	// SCRAM-SHA-256-PLUS over TLS and nothing else, whatever the TLS
 	// mode and the md5 or cleartext opt-ins. The alternating strategy sets
 	// it on a master secret whose host came from the application's secret
 	// (see the alternating package).
-	FieldChannelBinding = "channel_binding"
+	FieldChannelBinding = tlsplan.FieldChannelBinding
 )
 
 // TLS modes, with libpq's meanings.
 const (
-	SSLDisable    = "disable"
-	SSLPrefer     = "prefer"
-	SSLRequire    = "require"
-	SSLVerifyCA   = "verify-ca"
-	SSLVerifyFull = "verify-full"
+	SSLDisable    = tlsplan.Disable
+	SSLPrefer     = tlsplan.Prefer
+	SSLRequire    = tlsplan.Require
+	SSLVerifyCA   = tlsplan.VerifyCA
+	SSLVerifyFull = tlsplan.VerifyFull
 )
 
 // Errors of this package; each comes wrapped together with a rotator
@@ -131,9 +127,7 @@ var (
 // one and closes it. It is safe for concurrent use.
 type Engine struct {
 	connectTimeout time.Duration
-	caBundle       *x509.CertPool // nil: none configured
-	caSource       string
-	defaultSSLMode string // "" : verify-full with a CA bundle, else require
+	tlsSettings    tlsplan.Settings
 	allowMD5       bool
 	allowCleartext bool
 	log            *slog.Logger
@@ -158,32 +152,18 @@ func WithConnectTimeout(d time.Duration) Option {
 // secret brings none (replacing $ROTATOR_PG_CA_BUNDLE and the bundle
 // shipped with the function).
 func WithCABundle(pem []byte) Option {
-	return func(e *Engine) { e.setCABundle(pem, "WithCABundle") }
+	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundle(pem, "WithCABundle")) }
 }
 
 // WithCABundleFile reads the PEM CA certificates from a file, at New.
 func WithCABundleFile(path string) Option {
-	return func(e *Engine) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			e.configErr = fmt.Errorf("%w: CA bundle: %v", ErrConfig, err)
-			return
-		}
-		e.setCABundle(b, path)
-	}
+	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundleFile(path)) }
 }
 
 // WithDefaultSSLMode sets the TLS mode for secrets that set neither "ssl"
 // nor "sslmode" (replacing $ROTATOR_PG_SSLMODE).
 func WithDefaultSSLMode(mode string) Option {
-	return func(e *Engine) {
-		m := strings.ToLower(strings.TrimSpace(mode))
-		if !validSSLMode(m) {
-			e.configErr = fmt.Errorf("%w: default sslmode %q is not one of disable, prefer, require, verify-ca, verify-full", ErrConfig, mode)
-			return
-		}
-		e.defaultSSLMode = m
-	}
+	return func(e *Engine) { e.configFail(e.tlsSettings.SetDefaultMode(mode)) }
 }
 
 // WithAllowMD5 lets the engine use md5, which it otherwise refuses
@@ -229,13 +209,11 @@ func (e *Engine) logger(ctx context.Context) *slog.Logger {
 	return e.log
 }
 
-func (e *Engine) setCABundle(pem []byte, source string) {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		e.configErr = fmt.Errorf("%w: CA bundle from %s holds no PEM certificate", ErrConfig, source)
-		return
+// configFail records a configuration error (nil: none).
+func (e *Engine) configFail(err error) {
+	if err != nil {
+		e.configErr = fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	e.caBundle, e.caSource = pool, source
 }
 
 // New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE,
@@ -248,22 +226,11 @@ func (e *Engine) setCABundle(pem []byte, source string) {
 // mode, a boolean that is not one) is returned by every method.
 func New(opts ...Option) *Engine {
 	e := &Engine{
+		tlsSettings:    tlsplan.Settings{EnvCABundle: EnvCABundle},
 		connectTimeout: DefaultConnectTimeout,
 		log:            slog.New(slog.DiscardHandler),
 	}
-	if p := os.Getenv(EnvCABundle); p != "" {
-		if b, err := os.ReadFile(p); err != nil {
-			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvCABundle, err)
-		} else {
-			e.setCABundle(b, "$"+EnvCABundle)
-		}
-	}
-	if m := os.Getenv(EnvSSLMode); m != "" {
-		WithDefaultSSLMode(m)(e)
-		if e.configErr != nil {
-			e.configErr = fmt.Errorf("%w (from $%s)", e.configErr, EnvSSLMode)
-		}
-	}
+	e.configFail(e.tlsSettings.FromEnv(EnvSSLMode))
 	for _, b := range []struct {
 		env string
 		to  *bool
@@ -278,33 +245,10 @@ func New(opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
-	if e.caBundle == nil && os.Getenv(EnvCABundle) == "" {
-		e.readShippedCABundle()
+	if e.configErr == nil {
+		e.configFail(e.tlsSettings.LoadShipped(layerCABundlePath))
 	}
 	return e
-}
-
-// readShippedCABundle reads the first bundle that exists of
-// $LAMBDA_TASK_ROOT/rds-ca-bundle.pem and /opt/rotator/rds-ca-bundle.pem.
-func (e *Engine) readShippedCABundle() {
-	type candidate struct{ path, what string }
-	var cands []candidate
-	if root := os.Getenv(envTaskRoot); root != "" {
-		cands = append(cands, candidate{filepath.Join(root, CABundleFile), "shipped in the function's zip"})
-	}
-	cands = append(cands, candidate{layerCABundlePath, "from a layer"})
-	for _, c := range cands {
-		b, err := os.ReadFile(c.path)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
-			e.configErr = fmt.Errorf("%w: CA bundle %s: %v", ErrConfig, c.what, err)
-		default:
-			e.setCABundle(b, c.path+" ("+c.what+")")
-		}
-		return
-	}
 }
 
 // target is a parsed, validated secret.
@@ -314,17 +258,7 @@ type target struct {
 	dbname   string
 	username string
 	password string
-	tls      tlsPlan
-}
-
-// tlsPlan is how to use TLS for one secret.
-type tlsPlan struct {
-	mode   string
-	source string         // what chose the mode, for messages
-	roots  *x509.CertPool // nil: system roots
-	rootsF string         // where roots came from, for messages
-	// requireBinding: the secret's "channel_binding" is "require".
-	requireBinding bool
+	tls      tlsplan.Plan
 }
 
 // Validate checks a secret without connecting: engine (when present),
@@ -408,115 +342,10 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 			t.dbname = v
 		}
 	}
-	if t.tls, err = e.parseTLS(s); err != nil {
+	if t.tls, err = e.tlsSettings.Plan(s); err != nil {
 		return nil, err
 	}
 	return t, nil
-}
-
-func validSSLMode(m string) bool {
-	switch m {
-	case SSLDisable, SSLPrefer, SSLRequire, SSLVerifyCA, SSLVerifyFull:
-		return true
-	}
-	return false
-}
-
-func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
-	var p tlsPlan
-
-	mode := ""
-	if raw, ok := s.Raw(FieldSSLMode); ok && strings.TrimSpace(string(raw)) != "null" {
-		v, ok := s.String(FieldSSLMode)
-		if !ok {
-			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
-		}
-		mode = strings.ToLower(strings.TrimSpace(v))
-		if !validSSLMode(mode) {
-			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
-		}
-		p.source = fmt.Sprintf(`"sslmode": %q`, mode)
-	}
-	ssl, sslSet, err := s.Bool(FieldSSL)
-	if err != nil {
-		return p, err
-	}
-	if sslSet {
-		if mode != "" {
-			// Both present: they must mean the same thing.
-			agree := (ssl && (mode == SSLRequire || mode == SSLVerifyCA || mode == SSLVerifyFull)) ||
-				(!ssl && mode == SSLDisable)
-			if !agree {
-				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
-			}
-		} else if ssl {
-			mode, p.source = SSLVerifyFull, `"ssl": true`
-		} else {
-			mode, p.source = SSLDisable, `"ssl": false`
-		}
-	}
-
-	var secretRoots *x509.CertPool
-	secretCA, systemCA := false, false
-	if raw, ok := s.Raw(FieldSSLRootCert); ok && strings.TrimSpace(string(raw)) != "null" {
-		v, ok := s.String(FieldSSLRootCert)
-		if !ok {
-			return p, &rotator.FieldError{Field: FieldSSLRootCert, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
-		}
-		switch strings.TrimSpace(v) {
-		case "":
-		case "system":
-			systemCA = true
-		default:
-			secretRoots = x509.NewCertPool()
-			if !secretRoots.AppendCertsFromPEM([]byte(v)) {
-				return p, &rotator.FieldError{Field: FieldSSLRootCert, Reason: "must hold PEM certificates (or \"system\"); file names are not read, use $" + EnvCABundle + " for a file", Err: rotator.ErrInvalidField}
-			}
-			secretCA = true
-		}
-	}
-
-	if mode == "" {
-		switch {
-		case e.defaultSSLMode != "":
-			mode, p.source = e.defaultSSLMode, "the engine's default sslmode "+e.defaultSSLMode
-		case secretCA || systemCA || e.caBundle != nil:
-			mode, p.source = SSLVerifyFull, "the default (verify-full, as a CA bundle is configured)"
-		default:
-			mode, p.source = SSLRequire, "the default (require: TLS without a CA bundle to verify against)"
-		}
-	}
-	if mode == SSLRequire && secretCA {
-		// libpq: with a root certificate, require verifies the chain.
-		mode = SSLVerifyCA
-		p.source += " with \"sslrootcert\""
-	}
-	p.mode = mode
-	if raw, ok := s.Raw(FieldChannelBinding); ok && strings.TrimSpace(string(raw)) != "null" {
-		v, ok := s.String(FieldChannelBinding)
-		if !ok {
-			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
-		}
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "require":
-			p.requireBinding = true
-		case "", "prefer", "disable": // the engine's own rules apply
-		default:
-			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
-		}
-	}
-
-	switch {
-	case secretCA:
-		p.roots, p.rootsF = secretRoots, `the secret's "sslrootcert"`
-	case systemCA:
-		p.rootsF = "the system roots"
-	case e.caBundle != nil:
-		p.roots, p.rootsF = e.caBundle, "the CA bundle from "+e.caSource
-	default:
-		p.rootsF = "the system roots"
-	}
-	return p, nil
 }
 
 // MaxIdentifierLength is PostgreSQL's limit on a role name in bytes

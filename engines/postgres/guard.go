@@ -40,21 +40,9 @@ func (e *Engine) CheckTarget(ctx context.Context, req rotator.CheckTargetRequest
 	if err != nil {
 		return err
 	}
-	if err := checkRoleName(rotator.FieldUsername, req.Username); err != nil {
+	users, err := req.Users(checkRoleName)
+	if err != nil {
 		return err
-	}
-	users := []string{req.Username}
-	if req.Base != "" || req.Clone != "" {
-		if err := checkRoleName("base", req.Base); err != nil {
-			return err
-		}
-		if err := checkRoleName("clone", req.Clone); err != nil {
-			return err
-		}
-		if req.Username != req.Base && req.Username != req.Clone {
-			return e.newError(op, t, fmt.Sprintf("%s is neither the base %s nor its clone %s", quote(req.Username), quote(req.Base), quote(req.Clone)), nil, rotator.ErrInvalidField)
-		}
-		users = []string{req.Base, req.Clone}
 	}
 	conn, err := e.connect(ctx, op, t)
 	if err != nil {

@@ -49,7 +49,7 @@ func (l *logBuffer) Reset() {
 // any CA bundle shipped on this machine) and logs into the returned buffer.
 func newEngine(t *testing.T, opts ...Option) (*Engine, *logBuffer) {
 	t.Helper()
-	for _, v := range []string{EnvCABundle, EnvSSLMode, EnvAllowMD5, EnvAllowCleartext, envTaskRoot} {
+	for _, v := range []string{EnvCABundle, EnvSSLMode, EnvAllowMD5, EnvAllowCleartext, "LAMBDA_TASK_ROOT"} {
 		t.Setenv(v, "")
 	}
 	noLayer(t)

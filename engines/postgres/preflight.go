@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -131,8 +130,8 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	case parseErr != nil:
 		out = append(out, pfSkip(tlsName, "the secret's fields are invalid"))
 		tlsOK = false
-	case t.tls.mode == SSLDisable:
-		out = append(out, pfSkip(tlsName, "the secret asks for no TLS ("+t.tls.source+")"))
+	case t.tls.Mode == SSLDisable:
+		out = append(out, pfSkip(tlsName, "the secret asks for no TLS ("+t.tls.Source+")"))
 	case !tcpOK:
 		out = append(out, pfSkip(tlsName, "no TCP connection"))
 		tlsOK = false
@@ -247,7 +246,7 @@ func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (o
 			db = v
 		}
 	}
-	plan, tlsErr := e.parseTLS(s)
+	plan, tlsErr := e.tlsSettings.Plan(s)
 	if tlsErr != nil {
 		field := "TLS settings"
 		var fe *rotator.FieldError
@@ -260,7 +259,7 @@ func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (o
 		return out, host, port
 	}
 	detail := fmt.Sprintf("engine %s, host %s, port %d, dbname %s, username %s, password set, sslmode %s",
-		engineName, host, port, db, strconv.Quote(user), plan.mode)
+		engineName, host, port, db, strconv.Quote(user), plan.Mode)
 	return []PreflightCheck{pfPass(name("secret fields"), detail)}, host, port
 }
 
@@ -353,10 +352,10 @@ func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) Prefl
 	}
 	switch answer[0] {
 	case 'N':
-		if t.tls.mode == SSLPrefer {
+		if t.tls.Mode == SSLPrefer {
 			return pfPass(name, "the server offers no TLS; sslmode prefer falls back to plaintext (passwords travel as SCRAM exchanges, queries in the clear)")
 		}
-		return pfFail(name, "the server does not support TLS, and "+t.tls.source+" requires it",
+		return pfFail(name, "the server does not support TLS, and "+t.tls.Source+" requires it",
 			"turn TLS on in the server (ssl = on), or set \"sslmode\" to \"prefer\" or \"disable\" if plaintext is acceptable on this network")
 	case 'S':
 	default:
@@ -365,65 +364,15 @@ func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) Prefl
 	}
 	tc := tls.Client(conn, cc.TLSConfig)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return pfTLSFailure(name, t, err)
+		return e.pfTLSFailure(name, t, err)
 	}
-	cs := tc.ConnectionState()
-	detail := tls.VersionName(cs.Version)
-	if len(cs.PeerCertificates) > 0 {
-		leaf := cs.PeerCertificates[0]
-		detail += fmt.Sprintf(", certificate %s issued by %s, valid until %s", pfCertName(leaf), leaf.Issuer.CommonName, leaf.NotAfter.UTC().Format("2006-01-02"))
-		if left := time.Until(leaf.NotAfter); left < 30*24*time.Hour {
-			detail += fmt.Sprintf(" (expires in %d days)", int(left.Hours()/24))
-		}
-	}
-	switch t.tls.mode {
-	case SSLVerifyFull:
-		detail += "; chain and host name verified against " + t.tls.rootsF
-	case SSLVerifyCA:
-		detail += "; chain verified against " + t.tls.rootsF + " (host name not checked: verify-ca)"
-	default:
-		detail += "; certificate not verified (sslmode " + t.tls.mode + ")"
-	}
-	return pfPass(name, detail)
+	return pfPass(name, t.tls.Describe(tc.ConnectionState(), time.Now()))
 }
 
-func pfCertName(c *x509.Certificate) string {
-	names := append([]string{}, c.DNSNames...)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
-	if len(names) == 0 {
-		return strconv.Quote(c.Subject.CommonName)
-	}
-	return "for " + strings.Join(pfLimit(names, 4), ", ")
-}
-
-func pfTLSFailure(name string, t *target, err error) PreflightCheck {
-	var (
-		hostErr x509.HostnameError
-		unkAuth x509.UnknownAuthorityError
-		invalid x509.CertificateInvalidError
-		certErr *tls.CertificateVerificationError
-	)
-	trust := fmt.Sprintf("sslmode %s, trusting %s", t.tls.mode, t.tls.rootsF)
-	caFix := "put the CA that signed the server's certificate in the secret's \"sslrootcert\" (PEM text), in the file named by $" + EnvCABundle + ", or ship it with the function as " + CABundleFile + " (`make build CA_BUNDLE=...`, or a layer at " + LayerCABundlePath + "); for RDS: the global bundle, https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
-	switch {
-	case errors.As(err, &hostErr):
-		return pfFail(name, "the certificate does not name "+strconv.Quote(t.host)+" ("+trust+"): "+hostErr.Error(),
-			"set \"host\" to a name the certificate holds (the endpoint name, not an IP address or a CNAME), or use \"sslmode\": \"verify-ca\"")
-	case errors.As(err, &unkAuth):
-		return pfFail(name, "certificate signed by an unknown authority ("+trust+")", caFix)
-	case errors.As(err, &invalid):
-		return pfFail(name, "invalid certificate ("+trust+"): "+invalid.Error(),
-			"renew the server's certificate, or check this machine's clock")
-	case errors.As(err, &certErr):
-		return pfFail(name, "certificate verification failed ("+trust+"): "+certErr.Err.Error(), caFix)
-	}
-	if strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "certificate") {
-		return pfFail(name, "certificate verification failed ("+trust+"): "+err.Error(), caFix)
-	}
-	return pfFail(name, "TLS handshake failed: "+err.Error(),
+func (e *Engine) pfTLSFailure(name string, t *target, err error) PreflightCheck {
+	reason, fix := e.tlsSettings.Diagnose(t.tls, t.host, err,
 		"check the server's TLS configuration (ssl_min_protocol_version at most TLS 1.2 or 1.3; a certificate and key)")
+	return pfFail(name, reason, fix)
 }
 
 // preflightLogin logs in and reads who the session belongs to.

@@ -184,8 +184,8 @@ func TestPostgresValidate(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tg.tls.mode != c.mode {
-					t.Fatalf("sslmode %s, want %s", tg.tls.mode, c.mode)
+				if tg.tls.Mode != c.mode {
+					t.Fatalf("sslmode %s, want %s", tg.tls.Mode, c.mode)
 				}
 				return
 			}
@@ -209,11 +209,11 @@ func TestPostgresEngineConfiguration(t *testing.T) {
 	s := with(t, rotator.NewSecret(nil), map[string]any{"host": "h", "username": "u", "password": "p"})
 
 	e, _ := newEngine(t, WithCABundle(caPEM))
-	if tg, err := e.parse(s); err != nil || tg.tls.mode != SSLVerifyFull || tg.tls.roots == nil {
+	if tg, err := e.parse(s); err != nil || tg.tls.Mode != SSLVerifyFull || tg.tls.Roots == nil {
 		t.Fatalf("CA bundle should make the default verify-full: %+v %v", tg, err)
 	}
 	e, _ = newEngine(t, WithDefaultSSLMode("disable"))
-	if tg, err := e.parse(s); err != nil || tg.tls.mode != SSLDisable {
+	if tg, err := e.parse(s); err != nil || tg.tls.Mode != SSLDisable {
 		t.Fatalf("default mode: %+v %v", tg, err)
 	}
 	for _, bad := range []Option{WithCABundle([]byte("junk")), WithDefaultSSLMode("sometimes"), WithConnectTimeout(0), WithCABundleFile("/nonexistent/ca.pem")} {
@@ -229,7 +229,7 @@ func TestPostgresEngineConfiguration(t *testing.T) {
 	t.Setenv(EnvCABundle, path)
 	t.Setenv(EnvSSLMode, "verify-ca")
 	e = New()
-	if tg, err := e.parse(s); err != nil || tg.tls.mode != SSLVerifyCA || tg.tls.roots == nil {
+	if tg, err := e.parse(s); err != nil || tg.tls.Mode != SSLVerifyCA || tg.tls.Roots == nil {
 		t.Fatalf("environment: %+v %v", tg, err)
 	}
 	t.Setenv(EnvSSLMode, "bogus")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 )
@@ -22,7 +23,18 @@ func freePort() (int, error) {
 // secureAccounts leaves two accounts: root@localhost (the socket) and
 // root@127.0.0.1, both with the rig's password (its hash: the plaintext
 // never reaches the server), every privilege and GRANT OPTION.
+//
+// The hash is mysql_native_password's on MariaDB and caching_sha2_password's
+// on MySQL (8.4 loads mysql_native_password only on request).
 func secureAccounts(ctx context.Context, root *sql.DB, s *Server) error {
+	var version string
+	if err := root.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return fmt.Errorf("mariadbtest: %w", err)
+	}
+	auth, err := hashedAuth(strings.Contains(strings.ToLower(version), "mariadb"), s.SuperPassword)
+	if err != nil {
+		return err
+	}
 	rows, err := root.QueryContext(ctx, "SELECT User, Host FROM mysql.user")
 	if err != nil {
 		return fmt.Errorf("mariadbtest: %w", err)
@@ -38,13 +50,12 @@ func secureAccounts(ctx context.Context, root *sql.DB, s *Server) error {
 		all = append(all, a)
 	}
 	rows.Close()
-	hash := mysqlhash.Native(s.SuperPassword)
 	var stmts []string
 	haveTCP := false
 	for _, a := range all {
 		switch {
 		case a.user == "root" && (a.host == "localhost" || a.host == s.SuperHost):
-			stmts = append(stmts, "ALTER USER "+Account(a.user, a.host)+" IDENTIFIED BY PASSWORD '"+hash+"'")
+			stmts = append(stmts, "ALTER USER "+Account(a.user, a.host)+" "+auth)
 			haveTCP = haveTCP || a.host == s.SuperHost
 		case a.user == "mariadb.sys" || a.user == "mysql.sys" || a.user == "mysql.session" || a.user == "mysql.infoschema":
 		default:
@@ -53,7 +64,7 @@ func secureAccounts(ctx context.Context, root *sql.DB, s *Server) error {
 	}
 	if !haveTCP {
 		acct := Account(s.SuperUser, s.SuperHost)
-		stmts = append(stmts, "CREATE USER "+acct+" IDENTIFIED BY PASSWORD '"+hash+"'",
+		stmts = append(stmts, "CREATE USER "+acct+" "+auth,
 			"GRANT ALL PRIVILEGES ON *.* TO "+acct+" WITH GRANT OPTION",
 			"GRANT PROXY ON ''@'%' TO "+acct+" WITH GRANT OPTION")
 	}
@@ -63,6 +74,24 @@ func secureAccounts(ctx context.Context, root *sql.DB, s *Server) error {
 		}
 	}
 	return nil
+}
+
+// hashedAuth is the IDENTIFIED clause that sets password by its hash,
+// computed here, so the plaintext never reaches the server: MariaDB's
+// mysql_native_password, MySQL's caching_sha2_password.
+func hashedAuth(mariaDB bool, password string) (string, error) {
+	if mariaDB {
+		return "IDENTIFIED BY PASSWORD '" + mysqlhash.Native(password) + "'", nil
+	}
+	salt, err := mysqlhash.NewSalt(mysqlhash.CachingSHA2SaltLen)
+	if err != nil {
+		return "", fmt.Errorf("mariadbtest: %w", err)
+	}
+	h, err := mysqlhash.CachingSHA2(password, salt)
+	if err != nil {
+		return "", fmt.Errorf("mariadbtest: %w", err)
+	}
+	return "IDENTIFIED WITH caching_sha2_password AS '" + h + "'", nil
 }
 
 // errPortTaken: the server could not listen on the port it was given.

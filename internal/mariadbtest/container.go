@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -124,7 +125,41 @@ func ensureImage(ctx context.Context, img string) (err error) {
 // whose host network is not this machine's. A container that was had but
 // whose server failed is an error.
 func startContainer(ctx context.Context, useTLS bool, tlsHosts []string, requireSecure bool) (*Server, string, error) {
-	img := image()
+	return startFlavour(ctx, mariadbFlavour(), useTLS, tlsHosts, requireSecure)
+}
+
+// flavour is what differs between the servers this package runs in
+// containers: MariaDB (the default backend) and MySQL 8.4 (mysql8.go).
+type flavour struct {
+	// name is the server's name in messages; image the image to run.
+	name, image string
+	// args are the server command and the options only this flavour has;
+	// runContainer adds the common ones.
+	args []string
+	// env sets the root password and host for the image's entrypoint.
+	env func(password, host string) map[string]string
+	// initSQL, when not empty, is run by the entrypoint as root@localhost.
+	initSQL string
+	// label is the value of ContainerLabel.
+	label string
+}
+
+func mariadbFlavour() flavour {
+	return flavour{
+		name:  "MariaDB",
+		image: image(),
+		args:  []string{"mariadbd", "--innodb-log-file-size=16M", "--plugin-load-add=auth_ed25519"},
+		env: func(pw, host string) map[string]string {
+			return map[string]string{"MARIADB_ROOT_PASSWORD": pw, "MARIADB_ROOT_HOST": host}
+		},
+		initSQL: initSQL,
+		label:   "mariadbtest",
+	}
+}
+
+// startFlavour runs a server of flavour fl (see startContainer).
+func startFlavour(ctx context.Context, fl flavour, useTLS bool, tlsHosts []string, requireSecure bool) (*Server, string, error) {
+	img := fl.image
 	what := "container " + img
 	if runtime.GOOS != "linux" {
 		return nil, what + ": needs a Docker engine on this Linux host (host networking); this is " + runtime.GOOS, nil
@@ -144,7 +179,7 @@ func startContainer(ctx context.Context, useTLS bool, tlsHosts []string, require
 		if err != nil {
 			return nil, "", fmt.Errorf("mariadbtest: free port: %w", err)
 		}
-		s, err := runContainer(ctx, img, port, useTLS, tlsHosts, requireSecure)
+		s, err := runContainer(ctx, fl, port, useTLS, tlsHosts, requireSecure)
 		if err == nil {
 			return s, "", nil
 		}
@@ -156,7 +191,23 @@ func startContainer(ctx context.Context, useTLS bool, tlsHosts []string, require
 	return nil, "", fmt.Errorf("mariadbtest: %s: %w", what, lastErr)
 }
 
-func runContainer(ctx context.Context, img string, port int, useTLS bool, tlsHosts []string, requireSecure bool) (*Server, error) {
+// containerArgs is the server's command line in a container of fl
+// listening on port.
+func containerArgs(fl flavour, port int) []string {
+	return append(slices.Clone(fl.args),
+		"--port="+strconv.Itoa(port),
+		"--bind-address=127.0.0.1",
+		"--skip-name-resolve",
+		"--innodb-buffer-pool-size=32M",
+		"--innodb-flush-log-at-trx-commit=0",
+		"--performance-schema=OFF",
+		"--max-connections=400",
+		"--character-set-server=utf8mb4",
+	)
+}
+
+func runContainer(ctx context.Context, fl flavour, port int, useTLS bool, tlsHosts []string, requireSecure bool) (*Server, error) {
+	img := fl.image
 	s := &Server{
 		Mode:                   ModeContainer,
 		Host:                   "127.0.0.1",
@@ -167,36 +218,23 @@ func runContainer(ctx context.Context, img string, port int, useTLS bool, tlsHos
 		RequireSecureTransport: requireSecure,
 		source:                 "container " + img,
 	}
-	args := []string{
-		"mariadbd",
-		"--port=" + strconv.Itoa(port),
-		"--bind-address=127.0.0.1",
-		"--skip-name-resolve",
-		"--innodb-buffer-pool-size=32M",
-		"--innodb-log-file-size=16M",
-		"--innodb-flush-log-at-trx-commit=0",
-		"--performance-schema=OFF",
-		"--max-connections=400",
-		"--character-set-server=utf8mb4",
-		"--plugin-load-add=auth_ed25519",
-	}
+	args := containerArgs(fl, port)
 	copts := []testcontainers.ContainerCustomizer{
-		testcontainers.WithEnv(map[string]string{
-			"MARIADB_ROOT_PASSWORD": s.SuperPassword,
-			"MARIADB_ROOT_HOST":     s.SuperHost,
-		}),
+		testcontainers.WithEnv(fl.env(s.SuperPassword, s.SuperHost)),
 		testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.NetworkMode = "host"
 		}),
+		testcontainers.WithLogger(tclog.NewNoopLogger()),
+		testcontainers.WithLabels(map[string]string{ContainerLabel: fl.label}),
+	}
+	if fl.initSQL != "" {
 		// Run by the entrypoint as root@localhost, which alone may give
 		// root@127.0.0.1 the PROXY grant a local server's root has.
-		testcontainers.WithFiles(testcontainers.ContainerFile{
-			Reader:            strings.NewReader(initSQL),
+		copts = append(copts, testcontainers.WithFiles(testcontainers.ContainerFile{
+			Reader:            strings.NewReader(fl.initSQL),
 			ContainerFilePath: "/docker-entrypoint-initdb.d/rotator-mariadbtest.sql",
 			FileMode:          0o644,
-		}),
-		testcontainers.WithLogger(tclog.NewNoopLogger()),
-		testcontainers.WithLabels(map[string]string{ContainerLabel: "mariadbtest"}),
+		}))
 	}
 	var tmp string
 	if useTLS {

@@ -37,6 +37,14 @@
 // "mariadbtest: backend=containers (container IMAGE): VERSION on
 // 127.0.0.1:PORT, TLS on" (CI's containers run checks these lines).
 //
+// MySQL 8.4, for the paths MariaDB has not (dual passwords,
+// caching_sha2_password, mysql_native_password on 8.4), comes only from a
+// container: [TryMySQL8] and [MySQL8] run $ROTATOR_TEST_IMAGE_MYSQL8
+// (default [DefaultMySQL8Image]) set up as the MariaDB containers are, or
+// give the reason there is none (no Docker engine, an image that cannot
+// be had, a backend forced to local or dsn): [MySQL8] skips with it, or
+// fails when $ROTATOR_REQUIRE_MYSQL8=1.
+//
 // Two ways to get a server, as in pgtest: [Shared] (one server per test
 // binary and option set; TestMain must call [Main] or [Activate]) and
 // [Start] (one server for one test, stopped in t.Cleanup).

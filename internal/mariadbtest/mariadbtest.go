@@ -20,7 +20,6 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
@@ -615,17 +614,9 @@ func Account(user, host string) string {
 func (s *Server) CreateUser(t testing.TB, user, host, password string, grants ...string) {
 	t.Helper()
 	acct := Account(user, host)
-	auth := "IDENTIFIED BY PASSWORD '" + mysqlhash.Native(password) + "'"
-	if !s.MariaDB {
-		salt, err := mysqlhash.NewSalt(mysqlhash.CachingSHA2SaltLen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := mysqlhash.CachingSHA2(password, salt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		auth = "IDENTIFIED WITH caching_sha2_password AS '" + h + "'"
+	auth, err := hashedAuth(s.MariaDB, password)
+	if err != nil {
+		t.Fatal(err)
 	}
 	stmts := []string{"CREATE USER " + acct + " " + auth}
 	for _, g := range grants {

@@ -8,7 +8,8 @@
 //     backend that is not available fails the tests with the reason
 //     instead of falling back or skipping.
 //   - ROTATOR_TEST_IMAGE_<ENGINE> (ROTATOR_TEST_IMAGE_POSTGRES,
-//     ROTATOR_TEST_IMAGE_MARIADB) names the container image; unset, the
+//     ROTATOR_TEST_IMAGE_MARIADB, ROTATOR_TEST_IMAGE_MYSQL8) names the
+//     container image; unset, the
 //     rig's default (an official image from Docker Hub, so a laptop with
 //     Docker needs no build). .ci/docker builds local ones and prints these
 //     variables.

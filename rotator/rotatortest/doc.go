@@ -65,6 +65,8 @@
 // Every call is logged ([Server.Calls], [Server.CallCounts]) without secret
 // values, including the calls a rotation function makes. [Server.InjectFault]
 // makes calls fail or slow down: a ThrottlingException is retried by the
-// SDK's retryer as throttling, an InternalServiceError comes with status 500.
+// SDK's retryer as throttling, an InternalServiceError comes with status
+// 500; with [Fault.AfterApply] the call's change is made before the fault
+// hides the answer.
 // [Server.StagesOf] and [Server.ValueOf] read the state without a call.
 package rotatortest

@@ -310,6 +310,12 @@ type Fault struct {
 	Latency time.Duration
 	// Times is how many calls the fault applies to; 0 means every call.
 	Times int
+	// AfterApply performs the call first (its change is made) and only
+	// then delays the answer by Latency and, with an error, replaces the
+	// answer by it: the caller never learns that its change was made, as
+	// when its deadline ends or its connection is lost while the answer is
+	// on its way.
+	AfterApply bool
 }
 
 type faultState struct {
@@ -440,6 +446,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	f, faulty := s.takeFault(op)
 	s.mu.Unlock()
+	if faulty && f.AfterApply {
+		s.serveAfterApply(w, r, op, body, call, f)
+		return
+	}
 	if faulty {
 		if f.Latency > 0 {
 			t := time.NewTimer(f.Latency)
@@ -473,6 +483,40 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		call.ErrorType, call.Status = aerr.Type, aerr.Status
 	} else {
 		call.Status = http.StatusOK
+	}
+	s.update(seq, call)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// serveAfterApply performs the call, then answers with the fault f
+// (Fault.AfterApply).
+func (s *Server) serveAfterApply(w http.ResponseWriter, r *http.Request, op string, body []byte, call Call, f Fault) {
+	call.Fault = true
+	seq := s.record(call)
+	out, aerr := s.dispatch(op, body, &call)
+	if aerr != nil {
+		call.ErrorType, call.Status = aerr.Type, aerr.Status
+	} else {
+		call.Status = http.StatusOK
+	}
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if f.ErrorType != "" || f.Status != 0 {
+		e := faultError(f)
+		call.ErrorType, call.Status = e.Type, e.Status
+		s.update(seq, call)
+		writeError(w, e)
+		return
 	}
 	s.update(seq, call)
 	if aerr != nil {

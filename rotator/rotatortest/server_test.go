@@ -1033,6 +1033,39 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("err = %v, want a deadline error", err)
 		}
 	})
+	t.Run("after apply: the change is made, the answer is an error", func(t *testing.T) {
+		srv, c := newServer(t)
+		arn := srv.MustCreateSecret(t, "s", "v1")
+		srv.InjectFault("PutSecretValue", rotatortest.Fault{ErrorType: "InternalServiceError", AfterApply: true, Times: 1})
+		in := &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String("v2"), ClientRequestToken: aws.String(tokA)}
+		_, err := c.PutSecretValue(t.Context(), in)
+		if err != nil {
+			// The SDK retried the 500 with the same token: AWS's
+			// idempotence makes the retry a success.
+			t.Fatalf("err = %v, want the retry with the same token to succeed", err)
+		}
+		if v, ok := srv.ValueOf(arn, tokA); !ok || v != "v2" {
+			t.Fatalf("value at the token = %q, %v", v, ok)
+		}
+		calls := srv.Calls()
+		if len(calls) != 2 || !calls[0].Fault || calls[0].ErrorType != "InternalServiceError" || calls[1].Fault {
+			t.Fatalf("calls = %+v", calls)
+		}
+		// With a deadline shorter than the latency, the caller gives up,
+		// and the change was made all the same.
+		srv.InjectFault("UpdateSecretVersionStage", rotatortest.Fault{Latency: time.Second, AfterApply: true, Times: 1})
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		defer cancel()
+		_, err = c.UpdateSecretVersionStage(ctx, &secretsmanager.UpdateSecretVersionStageInput{
+			SecretId: aws.String(arn), VersionStage: aws.String("TEST"), MoveToVersionId: aws.String(tokA),
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want a deadline error", err)
+		}
+		if got := srv.StagesOf(arn)[tokA]; !slices.Contains(got, "TEST") {
+			t.Fatalf("stages at the token = %v, want the label moved although the caller gave up", got)
+		}
+	})
 	t.Run("a fault in a rotation's calls fails the step and the rotation is retried", func(t *testing.T) {
 		srv, c := newServer(t)
 		arn := createWithVersion(t, c, "s", "v1", tokA)
