@@ -37,7 +37,8 @@ type Function struct {
 	// policy applies).
 	Database bool
 	// CABundleEnv is the variable naming the CA bundle file the engine
-	// verifies servers with ("" when the engine has none).
+	// verifies servers with ("" when the engine takes none: the vendors'
+	// public APIs are verified against the system's roots).
 	CABundleEnv string
 }
 
@@ -52,7 +53,7 @@ var (
 	TwilioAPIKey             = Function{Name: "twilio-api-key", Second: AdminOptional}
 	DatadogAPIKey            = Function{Name: "datadog-api-key", Second: AdminOptional}
 	OktaClientSecret         = Function{Name: "okta-client-secret", Second: AdminOptional}
-	Webhook                  = Function{Name: "webhook", Second: AdminOptional}
+	Webhook                  = Function{Name: "webhook", Second: AdminOptional, CABundleEnv: "ROTATOR_WEBHOOK_CA_BUNDLE"}
 )
 
 // Functions lists the built-in functions.

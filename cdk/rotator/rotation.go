@@ -144,8 +144,9 @@ type RotationProps struct {
 	// PasswordPolicy is for the database functions only.
 	PasswordPolicy PasswordPolicy
 	// CABundle is a PEM file of CA certificates (AWS's RDS bundle, which
-	// you download from AWS), deployed as a layer at CABundleLayerPath and
-	// named by the engine's variable: servers are then verified against it.
+	// you download from AWS; for the webhook function, your receiver's
+	// CA), deployed as a layer at CABundleLayerPath and named by the
+	// function's CABundleEnv: servers are then verified against it.
 	CABundle string
 	// Environment adds variables (ROTATOR_ALTERNATING_PAIRS,
 	// ROTATOR_LOG_LEVEL, ...); it may not override those set from the
@@ -430,7 +431,7 @@ func (p *RotationProps) validate() error {
 		return bad("PasswordPolicy.Length", "%d: from 1 to 4096 (0: the default)", l)
 	}
 	if p.CABundle != "" && p.Function.CABundleEnv == "" {
-		return bad("CABundle", "%s verifies no database server", name)
+		return bad("CABundle", "%s takes no CA bundle (it verifies its vendor against the system's roots)", name)
 	}
 	if p.Timeout < time.Second || p.Timeout > 15*time.Minute || p.Timeout%time.Second != 0 {
 		return bad("Timeout", "%v: whole seconds up to 15 minutes", p.Timeout)

@@ -326,7 +326,7 @@ func TestInvalidPropsNameTheFieldAndAddNothing(t *testing.T) {
 		{"subnets without VPC", rotator.RotationProps{Function: rotator.PostgresSingleUser, Secret: secret, VpcSubnets: &awsec2.SubnetSelection{}}, "VpcSubnets:"},
 		{"password policy for a key", rotator.RotationProps{Function: rotator.TwilioAPIKey, Secret: secret, PasswordPolicy: rotator.PasswordPolicy{Length: 20}}, "PasswordPolicy:"},
 		{"length", rotator.RotationProps{Function: rotator.PostgresSingleUser, Secret: secret, PasswordPolicy: rotator.PasswordPolicy{Length: 5000}}, "PasswordPolicy.Length"},
-		{"CA bundle for a key", rotator.RotationProps{Function: rotator.DatadogAPIKey, Secret: secret, CABundle: notPEM}, "CABundle:"},
+		{"CA bundle for a vendor", rotator.RotationProps{Function: rotator.DatadogAPIKey, Secret: secret, CABundle: notPEM}, "CABundle:"},
 		{"CA bundle not PEM", rotator.RotationProps{Function: rotator.PostgresSingleUser, Secret: secret, CABundle: notPEM}, "CABundle " + notPEM},
 		{"CA bundle missing", rotator.RotationProps{Function: rotator.PostgresSingleUser, Secret: secret, CABundle: notPEM + ".missing"}, "CABundle:"},
 		{"timeout", rotator.RotationProps{Function: rotator.PostgresSingleUser, Secret: secret, Timeout: 20 * time.Minute}, "Timeout:"},
