@@ -83,6 +83,6 @@ bench:
 demo:
 	$(GO) run ./cmd/rotator demo
 
-## clean: remove dist/
+## clean: remove dist/ and the CDK example's cdk/cdk.out
 clean:
-	rm -rf dist
+	rm -rf dist cdk/cdk.out cdk/cdk.out.dist
