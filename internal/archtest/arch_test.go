@@ -74,6 +74,18 @@ func layer(path string) (allowed func(dep string) bool, ok bool) {
 		return exact("rotator"), true
 	case strings.HasPrefix(path, "strategies/"):
 		return exact("rotator", "strategies"), true
+	case path == "engines/apikey":
+		return exact(), true // the package comment of the vendors' folder
+	case strings.HasPrefix(path, "engines/apikey/internal/"):
+		// The vendors' shared layers (httpapi): rotator only, or one another.
+		return func(dep string) bool { return dep == "rotator" || strings.HasPrefix(dep, "engines/apikey/internal/") }, true
+	case strings.HasPrefix(path, "engines/apikey/"):
+		// A vendor engine: rotator, the shared layers, its own sub-packages;
+		// never another vendor's engine.
+		own := strings.Join(strings.SplitN(path, "/", 4)[:3], "/")
+		return func(dep string) bool {
+			return dep == "rotator" || strings.HasPrefix(dep, "engines/apikey/internal/") || dep == own || strings.HasPrefix(dep, own+"/")
+		}, true
 	case strings.HasPrefix(path, "engines/"):
 		// rotator, and the engine's own sub-packages (engines/mysql/mysqlhash).
 		own := strings.Join(strings.SplitN(path, "/", 3)[:2], "/")
@@ -118,6 +130,16 @@ var strategyPackage = map[string]string{
 	"client-secret":     "strategies/dualkey",
 }
 
+// vendorFunctions maps the vendor functions to their engines: their
+// names say the vendor, not a folder of engines/.
+var vendorFunctions = map[string]string{
+	"sendgrid-api-key":   "engines/apikey/sendgrid",
+	"webhook":            "engines/apikey/webhook",
+	"twilio-api-key":     "engines/apikey/twilio",
+	"datadog-api-key":    "engines/apikey/datadog",
+	"okta-client-secret": "engines/apikey/okta",
+}
+
 // A function's bootstrap links the rotator package, its strategy, its own
 // engine and their third-party code, and nothing else of the module: no
 // other engine, no command-line or test code, and not the SDK's full
@@ -139,12 +161,18 @@ func TestFunctionsLinkOnlyTheirOwnParts(t *testing.T) {
 			}
 		}
 		engine := "engines/" + strings.SplitN(name, "-", 2)[0]
+		if e, ok := vendorFunctions[name]; ok {
+			strategy, engine = "strategies/dualkey", e
+		}
 		if strategy == "" {
 			t.Errorf("%s: no strategy package for its name", path)
 			continue
 		}
 		allowed := map[string]bool{path: true, "rotator": true, "strategies": true, strategy: true}
 		for _, dep := range ours(p.Deps) {
+			if strings.HasPrefix(engine, "engines/apikey/") && strings.HasPrefix(dep, "engines/apikey/internal/") {
+				continue // the vendors' shared HTTP layer
+			}
 			if !allowed[dep] && dep != engine && !strings.HasPrefix(dep, engine+"/") {
 				t.Errorf("%s links %s: a function links only rotator, %s and %s", path, dep, strategy, engine)
 			}
@@ -162,5 +190,33 @@ func TestFunctionsLinkOnlyTheirOwnParts(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no function found under functions/")
+	}
+}
+
+// The rules for the vendor engines, on paths that need not exist: a vendor
+// engine reaches the shared layers, never another vendor.
+func TestVendorEngineRules(t *testing.T) {
+	for _, tt := range []struct {
+		pkg, dep string
+		ok       bool
+	}{
+		{"engines/apikey/sendgrid", "rotator", true},
+		{"engines/apikey/sendgrid", "engines/apikey/internal/httpapi", true},
+		{"engines/apikey/sendgrid", "engines/apikey/sendgrid/sgtypes", true},
+		{"engines/apikey/sendgrid", "engines/apikey/webhook", false},
+		{"engines/apikey/sendgrid", "strategies/dualkey", false},
+		{"engines/apikey/sendgrid", "engines/postgres", false},
+		{"engines/apikey/internal/httpapi", "rotator", true},
+		{"engines/apikey/internal/httpapi", "engines/apikey/sendgrid", false},
+		{"engines/apikey", "rotator", false},
+		{"engines/postgres", "engines/apikey/internal/httpapi", false},
+	} {
+		allowed, ok := layer(tt.pkg)
+		if !ok || allowed == nil {
+			t.Fatalf("%s: no layer", tt.pkg)
+		}
+		if got := allowed(tt.dep); got != tt.ok {
+			t.Errorf("%s importing %s: allowed=%v, want %v", tt.pkg, tt.dep, got, tt.ok)
+		}
 	}
 }
