@@ -188,7 +188,9 @@ func (f *fake) NewSecret(t testing.TB, adminARN string) (string, keytest.Key) {
 }
 
 // HandMade implements keytest.Vendor.
-func (f *fake) HandMade(testing.TB) keytest.Key { return f.issue("made by a human", []string{"mail.send"}) }
+func (f *fake) HandMade(testing.TB) keytest.Key {
+	return f.issue("made by a human", []string{"mail.send"})
+}
 
 // NewAdmin implements keytest.Vendor.
 func (f *fake) NewAdmin(testing.TB) string {
