@@ -17,6 +17,7 @@ import (
 //	RECEIVER_SIGNING_SECRET=... go run ./examples/webhook-receiver
 //
 // The secret's "endpoint" is then https://<host>:8443/rotator.
+// README:begin webhook-receiver
 func main() {
 	rc := &receiver.Receiver{
 		Store:         &receiver.MemoryStore{},
@@ -29,3 +30,5 @@ func main() {
 	srv := &http.Server{Addr: os.Getenv("RECEIVER_ADDR"), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServeTLS(os.Getenv("RECEIVER_CERT"), os.Getenv("RECEIVER_KEY")))
 }
+
+// README:end webhook-receiver
