@@ -67,6 +67,18 @@ type Finisher interface {
 	AfterPromotion(ctx context.Context, r *Rotation) error
 }
 
+// CreateAborter is implemented by strategies whose CreatePending makes
+// something outside Secrets Manager that nobody may keep when the pending
+// value is not stored (a vendor's new API key). The handler calls
+// AbortCreate when PutSecretValue fails, and when a concurrent delivery
+// of createSecret stored its own value first: pending is the value this
+// attempt built, never stored, and cause why it was not. AbortCreate must
+// undo only what pending names (revoke that one key), and be safe to run
+// when the thing is already gone.
+type CreateAborter interface {
+	AbortCreate(ctx context.Context, r *Rotation, pending *Secret, cause error) error
+}
+
 // SecretsManagerAPI is the part of the Secrets Manager client the handler
 // uses. *secretsmanager.Client satisfies it.
 type SecretsManagerAPI interface {
@@ -329,16 +341,37 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 		var exists *types.ResourceExistsException
 		if errors.As(err, &exists) {
 			// A concurrent delivery of this step stored its value first;
-			// nothing has used either value yet.
+			// nothing has used either value yet, and ours never will be.
 			r.Logger.Info("pending version stored by a concurrent attempt")
 			h.valued.add(r.SecretID, r.Token)
+			if aerr := h.abortCreate(ctx, r, pending, err); aerr != nil {
+				return false, aerr
+			}
 			return true, nil
 		}
-		return false, fmt.Errorf("PutSecretValue: %w", err)
+		err = fmt.Errorf("PutSecretValue: %w", err)
+		if aerr := h.abortCreate(ctx, r, pending, err); aerr != nil {
+			return false, errors.Join(err, aerr)
+		}
+		return false, err
 	}
 	h.valued.add(r.SecretID, r.Token)
 	r.Logger.Info("pending version stored")
 	return false, nil
+}
+
+// abortCreate lets a CreateAborter undo what CreatePending made for a
+// value that was not stored.
+func (h *Handler) abortCreate(ctx context.Context, r *Rotation, pending *Secret, cause error) error {
+	a, ok := h.strategy.(CreateAborter)
+	if !ok {
+		return nil
+	}
+	if err := a.AbortCreate(ctx, r, pending, cause); err != nil {
+		return fmt.Errorf("undo the unstored pending value: %w", err)
+	}
+	r.Logger.Info("pending value not stored: undone", slog.String("cause", cause.Error()))
+	return nil
 }
 
 // tokenHasValue reports whether the token's version holds a value: known

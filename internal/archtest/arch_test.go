@@ -75,6 +75,18 @@ func layer(path string) (allowed func(dep string) bool, ok bool) {
 		return exact("rotator"), true
 	case strings.HasPrefix(path, "strategies/"):
 		return exact("rotator", "strategies"), true
+	case path == "engines/apikey":
+		return exact(), true // the package comment of the vendors' folder
+	case strings.HasPrefix(path, "engines/apikey/internal/"):
+		// The vendors' shared layers (httpapi): rotator only, or one another.
+		return func(dep string) bool { return dep == "rotator" || strings.HasPrefix(dep, "engines/apikey/internal/") }, true
+	case strings.HasPrefix(path, "engines/apikey/"):
+		// A vendor engine: rotator, the shared layers, its own sub-packages;
+		// never another vendor's engine.
+		own := strings.Join(strings.SplitN(path, "/", 4)[:3], "/")
+		return func(dep string) bool {
+			return dep == "rotator" || strings.HasPrefix(dep, "engines/apikey/internal/") || dep == own || strings.HasPrefix(dep, own+"/")
+		}, true
 	case strings.HasPrefix(path, "engines/"):
 		// rotator, the engine's own sub-packages (engines/mysql/mysqlhash),
 		// and what the engines share (engines/internal/..., which imports
@@ -92,6 +104,10 @@ func layer(path string) (allowed func(dep string) bool, ok bool) {
 		return exact(), true
 	case strings.HasPrefix(path, "functions/"):
 		return nil, false // checked by TestFunctionsLinkOnlyTheirOwnParts
+	case strings.HasPrefix(path, "examples/"):
+		// Code for users to copy into their own systems: the standard
+		// library and other examples only (its tests may use anything).
+		return func(dep string) bool { return strings.HasPrefix(dep, "examples/") }, true
 	case strings.HasPrefix(path, "cmd/"), strings.HasPrefix(path, "internal/"), path == "bench", path == "integration":
 		return func(string) bool { return true }, true
 	}
@@ -126,6 +142,16 @@ var strategyPackage = map[string]string{
 	"client-secret":     "strategies/dualkey",
 }
 
+// vendorFunctions maps the vendor functions to their engines: their
+// names say the vendor, not a folder of engines/.
+var vendorFunctions = map[string]string{
+	"sendgrid-api-key":   "engines/apikey/sendgrid",
+	"webhook":            "engines/apikey/webhook",
+	"twilio-api-key":     "engines/apikey/twilio",
+	"datadog-api-key":    "engines/apikey/datadog",
+	"okta-client-secret": "engines/apikey/okta",
+}
+
 // A function's bootstrap links the rotator package, its strategy, its own
 // engine and their third-party code, and nothing else of the module: no
 // other engine, no command-line or test code, and not the SDK's full
@@ -148,12 +174,18 @@ func TestFunctionsLinkOnlyTheirOwnParts(t *testing.T) {
 			}
 		}
 		engine := "engines/" + strings.SplitN(name, "-", 2)[0]
+		if e, ok := vendorFunctions[name]; ok {
+			strategy, engine = "strategies/dualkey", e
+		}
 		if strategy == "" {
 			t.Errorf("%s: no strategy package for its name", path)
 			continue
 		}
 		allowed := map[string]bool{path: true, "rotator": true, "strategies": true, strategy: true}
 		for _, dep := range ours(p.Deps) {
+			if strings.HasPrefix(engine, "engines/apikey/") && strings.HasPrefix(dep, "engines/apikey/internal/") {
+				continue // the vendors' shared HTTP layer
+			}
 			if !allowed[dep] && dep != engine && !strings.HasPrefix(dep, engine+"/") && !strings.HasPrefix(dep, "engines/internal/") {
 				t.Errorf("%s links %s: a function links only rotator, %s and %s", path, dep, strategy, engine)
 			}
@@ -207,6 +239,34 @@ func TestCDKIsAModuleOfItsOwn(t *testing.T) {
 	for path := range list(t) {
 		if path == "cdk" || strings.HasPrefix(path, "cdk/") {
 			t.Errorf("go list ./... lists %s: cdk/ must stay a module of its own", path)
+		}
+	}
+}
+
+// The rules for the vendor engines, on paths that need not exist: a vendor
+// engine reaches the shared layers, never another vendor.
+func TestVendorEngineRules(t *testing.T) {
+	for _, tt := range []struct {
+		pkg, dep string
+		ok       bool
+	}{
+		{"engines/apikey/sendgrid", "rotator", true},
+		{"engines/apikey/sendgrid", "engines/apikey/internal/httpapi", true},
+		{"engines/apikey/sendgrid", "engines/apikey/sendgrid/sgtypes", true},
+		{"engines/apikey/sendgrid", "engines/apikey/webhook", false},
+		{"engines/apikey/sendgrid", "strategies/dualkey", false},
+		{"engines/apikey/sendgrid", "engines/postgres", false},
+		{"engines/apikey/internal/httpapi", "rotator", true},
+		{"engines/apikey/internal/httpapi", "engines/apikey/sendgrid", false},
+		{"engines/apikey", "rotator", false},
+		{"engines/postgres", "engines/apikey/internal/httpapi", false},
+	} {
+		allowed, ok := layer(tt.pkg)
+		if !ok || allowed == nil {
+			t.Fatalf("%s: no layer", tt.pkg)
+		}
+		if got := allowed(tt.dep); got != tt.ok {
+			t.Errorf("%s importing %s: allowed=%v, want %v", tt.pkg, tt.dep, got, tt.ok)
 		}
 	}
 }
