@@ -102,6 +102,11 @@ func TestMySQLAlternatingStrandedClone(t *testing.T) {
 				t.Fatal("the stranded clone is marked")
 			}
 
+			// The preflight has no pending password to prove it with.
+			assertMyPreflightFails(t, r, alternating.FieldAlternateUsername)
+			if hasMarker(t, db, clone, mariadbtest.UserHost) {
+				t.Fatal("the preflight marked the stranded clone")
+			}
 			if err := r.step("setSecret", token); err != nil {
 				t.Fatalf("the retried setSecret: %v", err)
 			}
