@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,21 +13,9 @@ import (
 	"github.com/rotatorkit/rotator/rotator"
 )
 
-// EnvFaultMatrixMySQLAlternating ("1") adds alternating users to the
-// MySQL/MariaDB fault matrix. It is off by default because two of its
-// cases do not converge: a connection lost (or a deadline reached) right
-// after CREATE USER made the clone, before the marker role was granted,
-// leaves an unmarked clone that every retry's CheckTarget refuses as
-// someone else's account until an administrator adopts it (GRANT
-// rotator_clone TO the clone), as the error says. AWSCURRENT keeps
-// working throughout. PostgreSQL makes its clone in one transaction and
-// converges.
-const EnvFaultMatrixMySQLAlternating = "ROTATOR_FAULTMATRIX_MYSQL_ALTERNATING"
-
 // TestMySQLFaultMatrix runs the fault matrix (faultmatrix_test.go) for
-// single users (and alternating users, see EnvFaultMatrixMySQLAlternating)
-// against one MariaDB (or MySQL) server without TLS behind the proxy, so
-// that the proxy sees the statements.
+// single and alternating users against one MariaDB (or MySQL) server
+// without TLS behind the proxy, so that the proxy sees the statements.
 func TestMySQLFaultMatrix(t *testing.T) {
 	// The matrices of the two engines wait on backoffs and deadlines
 	// more than they compute: they run side by side, each on its own
@@ -36,11 +23,10 @@ func TestMySQLFaultMatrix(t *testing.T) {
 	t.Parallel()
 	db := myShared(t, mariadbtest.WithoutTLS())
 	target := mysqlFMTarget(db)
-	kinds := []strategyKind{singleUser}
-	if os.Getenv(EnvFaultMatrixMySQLAlternating) == "1" {
-		kinds = append(kinds, alternatingUsers)
-	}
-	results, started := runFaultMatrix(t, target, kinds)
+	// Alternating users converge too: a clone left unmarked by a lost
+	// connection between CREATE USER and the marker's GRANT is adopted on
+	// the retry (the engine's strandedClone).
+	results, started := runFaultMatrix(t, target, []strategyKind{singleUser, alternatingUsers})
 	reportFaultMatrix(t, "MySQL/MariaDB "+db.Version, results, started)
 }
 

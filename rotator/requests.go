@@ -21,8 +21,13 @@ type SetPasswordRequest struct {
 	// Account, when set, is the secret of the user the request is about
 	// (the pending value of an alternating-users rotation), when it is not
 	// Conn: engines read account-level fields from it, such as MySQL's
-	// "userhost" (the host part of the account). Its password and
-	// connection fields are not used.
+	// "userhost" (the host part of the account). Its connection fields
+	// are not used. Its password serves one purpose only: MySQL's guard
+	// lets an unmarked clone pass when its stored hash was made from this
+	// password (the clone an earlier attempt of the same rotation created
+	// but could not mark; whoever can make the hash match knows the
+	// account's password already). Callers that hold no pending password
+	// (the preflight) pass the secret without one.
 	Account *Secret
 }
 

@@ -29,7 +29,10 @@ const CloneMarkerRole = "rotator_clone"
 // template's only account):
 //
 //   - created when missing, with the template's authentication plugin and
-//     req.Password's hash (an existing clone keeps its password);
+//     req.Password's hash (an existing clone keeps its password); an
+//     existing account without the marker is refused (ErrNotAllowed),
+//     unless it is the clone an earlier attempt created with req.Password
+//     and could not mark, which is adopted (see strandedClone);
 //   - granted CloneMarkerRole (the mark of a clone made here);
 //   - given exactly the template's privileges, re-read on every call:
 //     global, database, table, column and routine privileges and WITH
@@ -112,7 +115,15 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 		return resp, e.statementError(op, t, "looking up "+cloneAcct, err)
 	}
 	var changes []string
-	if !contains(cloneHosts, host) {
+	if contains(cloneHosts, host) {
+		adopted, err := e.adoptStranded(ctx, sess, op, t, req.Template, cloneAcct, req.Password)
+		if err != nil {
+			return resp, err
+		}
+		if adopted {
+			changes = append(changes, "adopted")
+		}
+	} else {
 		create, err := showCreateUser(ctx, sess.conn, baseAcct)
 		if err != nil {
 			return resp, e.statementError(op, t, "reading "+baseAcct, err)
@@ -159,6 +170,127 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A stranded clone.
+//
+// EnsureUser makes a clone in two statements, CREATE USER then the
+// marker's GRANT (MySQL's DDL is not transactional), so a connection lost
+// or a deadline reached between them leaves an unmarked clone, which
+// CheckTarget would refuse on every retry as someone else's account. The
+// clone was created with the pending password of its rotation, which the
+// retry carries again: an unmarked account with the clone's name is
+// taken for that stranded clone, and adopted, only when
+//
+//   - its authentication string was made from the pending password
+//     (authMatches: recomputed, compared in constant time);
+//   - it is exactly what CREATE USER made: on one of the base's hosts, one
+//     authentication method, no privilege, role, PROXY or default role,
+//     REQUIRE NONE, no resource limit, not locked.
+//
+// Why this is safe: whoever can make an account's stored hash match the
+// pending password knows that account's password already, and with it
+// can log in as the account (nothing but the password guards a
+// fresh-looking account: no certificate, no lock) and change its password
+// itself. Adopting it gives it the base's privileges, which that person
+// holds already through the application's own secret. Someone else's
+// account with another password, or with anything a password alone does
+// not give (privileges, roles, REQUIRE X509, ACCOUNT LOCK), stays
+// refused and untouched; the power checks and the master check run
+// first, unchanged.
+
+// strandedClone says whether acct, an account with the clone's name that
+// lacks the marker role (g: its grants), is the stranded clone of the
+// rotation whose pending password is password (see above). It changes
+// nothing; the caller holds the clone's lock.
+func (e *Engine) strandedClone(ctx context.Context, sess *session, op string, t *target, base, acct string, g *grantSet, password string) (bool, error) {
+	if password == "" || len(g.atoms) > 0 || len(g.grantOption) > 0 || len(g.roles) > 0 || len(g.proxies) > 0 ||
+		len(g.defaultRoles) > 0 || len(g.partialRevokes) > 0 {
+		return false, nil
+	}
+	user, host := unquoteAccount(acct)
+	baseHosts, err := accountHosts(ctx, sess, base)
+	if err != nil {
+		return false, e.statementError(op, t, "looking up the accounts named "+quoteIdent(base), err)
+	}
+	if !contains(baseHosts, host) {
+		return false, nil
+	}
+	opts, err := readAccountOptions(ctx, sess, acct)
+	if err != nil {
+		return false, e.statementError(op, t, "reading the REQUIRE settings and limits of "+acct, err)
+	}
+	if opts.sslType != "" {
+		return false, nil
+	}
+	for _, v := range opts.limits {
+		if f, err := strconv.ParseFloat(v, 64); err != nil || f != 0 {
+			return false, nil
+		}
+	}
+	create, err := showCreateUser(ctx, sess.conn, acct)
+	if err != nil {
+		return false, e.statementError(op, t, "reading "+acct, err)
+	}
+	plugin, err := pluginOf(sess.server, create)
+	if err != nil {
+		return false, nil // several methods, or none the engine knows
+	}
+	toks, ok := tokenize(create)
+	if !ok {
+		return false, nil
+	}
+	for i := range toks {
+		if isWords(toks, i, "ACCOUNT", "LOCK") {
+			return false, nil
+		}
+	}
+	var stored, storedPlugin string
+	if err := sess.conn.QueryRowContext(ctx, "SELECT plugin, authentication_string FROM mysql.user WHERE User = ? AND Host = ?", user, host).Scan(&storedPlugin, &stored); err != nil {
+		return false, e.statementError(op, t, "reading the authentication of "+acct, err)
+	}
+	if storedPlugin != plugin {
+		return false, nil
+	}
+	return authMatches(plugin, stored, password), nil
+}
+
+// adoptStranded marks cloneAcct when it lacks the marker and is the
+// stranded clone of this rotation (see strandedClone), and refuses it
+// (rotator.ErrNotAllowed) when it lacks the marker and is not: EnsureUser
+// takes over no one else's account, even if CheckTarget was not asked
+// first. A marked clone is left to syncClone.
+func (e *Engine) adoptStranded(ctx context.Context, sess *session, op string, t *target, base, cloneAcct, password string) (bool, error) {
+	lines, err := showGrants(ctx, sess.conn, cloneAcct)
+	if err != nil {
+		return false, e.statementError(op, t, "reading the grants of "+cloneAcct, err)
+	}
+	g, err := parseGrants(lines)
+	if err != nil {
+		return false, e.newError(op, t, cloneAcct+": "+err.Error(), nil)
+	}
+	if _, ok := g.roles[markerKey(sess.server)]; ok {
+		return false, nil
+	}
+	stranded, err := e.strandedClone(ctx, sess, op, t, base, cloneAcct, g, password)
+	if err != nil {
+		return false, err
+	}
+	if !stranded {
+		return false, e.newError(op, t, notACloneReason(cloneAcct, base), nil, rotator.ErrNotAllowed)
+	}
+	if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
+		return false, err
+	}
+	e.logger(ctx).Info("mysql: adopted the clone a previous attempt of this rotation created but could not mark (its password is this rotation's pending password)", "user", cloneAcct, "role", CloneMarkerRole)
+	return true, nil
+}
+
+// notACloneReason is the refusal of an unmarked account with the clone's
+// name.
+func notACloneReason(acct, base string) string {
+	return fmt.Sprintf("%s exists but was not granted the role %s that marks the clones this rotator makes: it is not a clone of %s, and is not taken over (if it is one made by another tool, adopt it as an administrator: GRANT %s TO %s; else choose another second user)",
+		acct, CloneMarkerRole, quoteIdent(base), quoteIdent(CloneMarkerRole), acct)
 }
 
 // markerKey is the marker role's key in a grantSet.

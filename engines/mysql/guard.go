@@ -29,7 +29,12 @@ import (
 //     that is not a clone of the base: a clone of the base is an account
 //     on the base's host that was granted CloneMarkerRole, as EnsureUser
 //     does when it creates it. Someone else's account that happens to have
-//     the clone's name is not taken over.
+//     the clone's name is not taken over. One unmarked account passes: the
+//     clone an earlier attempt of this rotation created and could not mark
+//     (a connection lost between the two statements), proven by its
+//     authentication string, made from req.Account's password (the
+//     pending password), and by holding nothing but that password (see
+//     strandedClone); EnsureUser then adopts it.
 //
 // The accounts checked are, for each user name, the one at "userhost" of
 // req.Account when it names one, else every account with that name.
@@ -58,6 +63,12 @@ func (e *Engine) CheckTarget(ctx context.Context, req rotator.CheckTargetRequest
 		return e.statementError(op, t, "reading CURRENT_USER()", err)
 	}
 	mu, mh := splitAccount(cu)
+	// The password of req.Account serves one purpose only: proving that
+	// an unmarked clone is the one this rotation created (strandedClone).
+	var pendingPassword string
+	if req.Account != nil {
+		pendingPassword = req.Account.Password()
+	}
 	refuse := func(reason string) error { return e.newError(op, t, reason, nil, rotator.ErrNotAllowed) }
 
 	hostsOf := func(u string) ([]string, error) {
@@ -112,9 +123,17 @@ func (e *Engine) CheckTarget(ctx context.Context, req rotator.CheckTargetRequest
 			if err != nil {
 				return e.newError(op, t, acct+": "+err.Error(), nil)
 			}
-			if _, ok := g.roles[mk]; !ok {
-				return refuse(fmt.Sprintf("%s exists but was not granted the role %s that marks the clones this rotator makes: it is not a clone of %s, and is not taken over (if it is one made by another tool, adopt it as an administrator: GRANT %s TO %s; else choose another second user)",
-					acct, CloneMarkerRole, quoteIdent(req.Base), quoteIdent(CloneMarkerRole), acct))
+			if _, ok := g.roles[mk]; ok {
+				continue
+			}
+			// The clone an earlier attempt created but could not mark
+			// passes: EnsureUser adopts it (see strandedClone).
+			stranded, err := e.strandedClone(ctx, sess, op, t, req.Base, acct, g, pendingPassword)
+			if err != nil {
+				return err
+			}
+			if !stranded {
+				return refuse(notACloneReason(acct, req.Base))
 			}
 		}
 	}

@@ -1,8 +1,10 @@
 package mysql
 
 import (
+	"crypto/subtle"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
@@ -75,6 +77,45 @@ func authString(server serverInfo, plugin, password string) (string, error) {
 		return "", fmt.Errorf("unexpected %s authentication string shape", plugin)
 	}
 	return h, nil
+}
+
+// authMatches reports whether stored, an account's authentication string
+// for plugin as mysql.user holds it, was made from password: the
+// deterministic hashes (mysql_native_password, ed25519) are recomputed,
+// caching_sha2_password's with the salt and iteration count stored in it.
+// The comparison takes constant time, and neither value goes anywhere
+// else. Any other plugin, an empty password or an empty or malformed
+// string does not match.
+func authMatches(plugin, stored, password string) bool {
+	if password == "" || stored == "" {
+		return false
+	}
+	var want string
+	switch plugin {
+	case pluginNative:
+		want = mysqlhash.Native(password)
+	case pluginEd25519:
+		want = mysqlhash.Ed25519(password)
+	case pluginCachingSHA2:
+		// "$A$" + the iteration count / 1000 as 3 hex digits + "$" +
+		// a 20-byte salt (any byte but NUL and '$') + 43 digest characters.
+		const head = len("$A$000$")
+		if len(stored) != head+mysqlhash.CachingSHA2SaltLen+43 || stored[:3] != "$A$" || stored[6] != '$' {
+			return false
+		}
+		n, err := strconv.ParseUint(stored[3:6], 16, 16)
+		if err != nil || n == 0 {
+			return false
+		}
+		salt := stored[head : head+mysqlhash.CachingSHA2SaltLen]
+		if strings.ContainsAny(salt, "\x00$") {
+			return false
+		}
+		want = stored[:head] + salt + mysqlhash.SHA256Crypt(password, salt, int(n)*1000)
+	default:
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(stored)) == 1
 }
 
 // setPasswordSQL is the statement that gives acct the authentication string

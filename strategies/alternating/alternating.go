@@ -40,7 +40,11 @@ type Engine interface {
 	//     or indirectly);
 	//   - with req.Base and req.Clone set, a Clone that exists but is not
 	//     already a member of Base: someone else's role that happens to
-	//     have the clone's name, which must not be taken over.
+	//     have the clone's name, which must not be taken over. An engine
+	//     that cannot create and mark a clone atomically (MySQL) may let
+	//     pass the clone an earlier attempt of the same rotation created,
+	//     proven by its stored hash of req.Account's password (the
+	//     pending password), and nothing else.
 	//
 	// Users that do not exist yet pass (EnsureUser creates the clone, or
 	// reports a missing pre-created user).

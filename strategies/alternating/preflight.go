@@ -108,7 +108,11 @@ func (s *Strategy) Preflight(ctx context.Context, in rotator.PreflightInput) []r
 		check("master privileges", rotator.CheckSkip, "the master could not log in", "")
 		return checks
 	}
-	target.Conn, target.Account = master, in.Current
+	// Without the password: the guard's proof of a stranded clone is
+	// made with the pending password at setSecret, never the current one.
+	acct := in.Current.Clone()
+	acct.Delete(rotator.FieldPassword)
+	target.Conn, target.Account = master, acct
 	if err := s.engine.CheckTarget(ctx, target); err != nil {
 		fix := ""
 		if errors.Is(err, rotator.ErrNotAllowed) {
