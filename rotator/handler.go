@@ -177,9 +177,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	scrub.Add(ev.RotationToken) // sensitive per the API reference; never logged
 	scrub.Public(ev.SecretID, ev.ClientRequestToken, h.function)
 	log := ScrubLogger(h.logger, scrub).With(
-		slog.String("secret_id", ev.SecretID),
-		slog.String("step", ev.Step),
-		slog.String("token", ev.ClientRequestToken),
+		slog.String("secret_id", Printable(ev.SecretID)),
+		slog.String("step", Printable(ev.Step)),
+		slog.String("token", Printable(ev.ClientRequestToken)),
 	)
 	if h.function != "" {
 		log = log.With(slog.String("function", h.function))
@@ -209,7 +209,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		d := time.Since(start)
 		if err != nil {
 			outcome = "failure"
-			err = &StepError{Step: step, SecretID: ev.SecretID, msg: scrub.Scrub(fmt.Sprintf("%s %s: %v", ev.Step, ev.SecretID, err)), cause: err}
+			err = &StepError{Step: step, SecretID: ev.SecretID, msg: scrub.Scrub(fmt.Sprintf("%s %s: %v", Printable(ev.Step), Printable(ev.SecretID), err)), cause: err}
 			log.Error("step failed", slog.String("error", err.Error()), slog.Float64("duration_ms", ms(d)))
 		} else {
 			log.Info("step finished", slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d)))
@@ -220,14 +220,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		}
 	}()
 
-	if !step.Valid() {
-		return fmt.Errorf("%w: %q", ErrUnknownStep, ev.Step)
-	}
-	if ev.SecretID == "" {
-		return fmt.Errorf("%w: SecretId is empty", ErrInvalidEvent)
-	}
-	if ev.ClientRequestToken == "" {
-		return fmt.Errorf("%w: ClientRequestToken is empty", ErrInvalidEvent)
+	if err := ValidateEvent(ev); err != nil {
+		return err
 	}
 	log.Info("step started")
 	var noop bool
