@@ -2,7 +2,6 @@ package rotator
 
 import (
 	"fmt"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -13,6 +12,8 @@ import (
 const (
 	MaxSecretIDLength = 2048
 	MaxTokenLength    = 64
+	// MaxSecretSize is the most a SecretString may hold: 65,536 bytes.
+	MaxSecretSize = 65536
 )
 
 // Names of the event's fields, as Secrets Manager's JSON spells them:
@@ -51,7 +52,7 @@ func checkEventField(field, v string, max int) error {
 		return fmt.Errorf("%w: field %s is not valid UTF-8: %s", ErrInvalidEvent, field, Quote(v))
 	}
 	for _, c := range v {
-		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+		if IsControlOrFormat(c) {
 			return fmt.Errorf("%w: field %s holds control or format characters: %s", ErrInvalidEvent, field, Quote(v))
 		}
 	}

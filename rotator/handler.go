@@ -209,7 +209,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		d := time.Since(start)
 		if err != nil {
 			outcome = "failure"
-			err = &StepError{Step: step, SecretID: ev.SecretID, msg: scrub.Scrub(fmt.Sprintf("%s %s: %v", Printable(ev.Step), Printable(ev.SecretID), err)), cause: err}
+			err = &StepError{Step: step, SecretID: ev.SecretID, msg: printableMessage(scrub.Scrub(fmt.Sprintf("%s %s: %v", Printable(ev.Step), Printable(ev.SecretID), err))), cause: err}
 			log.Error("step failed", slog.String("error", err.Error()), slog.Float64("duration_ms", ms(d)))
 		} else {
 			log.Info("step finished", slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d)))
@@ -247,6 +247,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []string, currentID string, err error) {
 	out, err := h.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.SecretID)})
 	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, "", fmt.Errorf("field %s names no secret: DescribeSecret: %w", EventFieldSecretID, err)
+		}
 		return nil, "", fmt.Errorf("DescribeSecret: %w", err)
 	}
 	if !aws.ToBool(out.RotationEnabled) && !h.local {
@@ -264,7 +268,7 @@ func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []stri
 			// (in a dry run, nothing ever does).
 			return []string{stagePending}, currentID, nil
 		}
-		return nil, "", ErrTokenNotFound
+		return nil, "", r.tokenError(ErrTokenNotFound)
 	}
 	return stages, currentID, nil
 }
@@ -281,7 +285,7 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 		return true, nil
 	}
 	if !slices.Contains(stages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	r.currentID = currentID
 	// A value already at the token comes from an earlier attempt, and a
@@ -303,6 +307,9 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 	value, err := pending.Value()
 	if err != nil {
 		return false, err
+	}
+	if len(value) > MaxSecretSize {
+		return false, &FieldError{Secret: "pending", Field: "SecretString", Reason: fmt.Sprintf("would be %d bytes; Secrets Manager stores at most %d: shorten the current secret's fields", len(value), MaxSecretSize), Err: ErrInvalidField}
 	}
 	if r.DryRun {
 		r.Logger.Info("dry run: pending value built, not stored")
@@ -396,7 +403,7 @@ func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err er
 		return true, nil
 	}
 	if !slices.Contains(out.VersionStages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	pending, err := r.parse("pending", out.SecretString)
 	if err != nil {
@@ -435,7 +442,7 @@ func (h *Handler) dryRunSetOrTest(ctx context.Context, r *Rotation) (noop bool, 
 		return true, nil
 	}
 	if !slices.Contains(stages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	if r.Step == StepTest {
 		r.Logger.Info("dry run: no pending credential was set, nothing to test")
@@ -473,7 +480,7 @@ func (h *Handler) finish(ctx context.Context, r *Rotation) (noop bool, err error
 		return true, h.afterPromotion(ctx, r)
 	}
 	if !slices.Contains(stages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	r.currentID = currentID
 	if r.DryRun {

@@ -348,7 +348,7 @@ func checkEngine(s *rotator.Secret) error {
 		return &rotator.FieldError{Field: rotator.FieldEngine, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
 	}
 	if !engineNames[strings.ToLower(strings.TrimSpace(v))] {
-		return fmt.Errorf("%w: engine %q is not MySQL or MariaDB (this rotator serves mysql, mariadb, aurora and aurora-mysql)", rotator.ErrWrongEngine, v)
+		return fmt.Errorf("%w: engine %s is not MySQL or MariaDB (this rotator serves mysql, mariadb, aurora and aurora-mysql)", rotator.ErrWrongEngine, rotator.Quote(v))
 	}
 	return nil
 }
@@ -394,6 +394,20 @@ func optionalString(s *rotator.Secret, field string) (string, bool, error) {
 	return v, true, nil
 }
 
+// maxHostNameLength is DNS's limit on a host name.
+const maxHostNameLength = 253
+
+// checkDBName rejects database names no server takes as given.
+func checkDBName(v string, max int) error {
+	switch {
+	case strings.ContainsFunc(v, rotator.IsControlOrFormat) || !utf8.ValidString(v):
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL, control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	case utf8.RuneCountInString(v) > max:
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: fmt.Sprintf("is %d characters long; database names have at most %d", utf8.RuneCountInString(v), max), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
@@ -408,6 +422,12 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	var err error
 	if t.host, err = s.Require(rotator.FieldHost); err != nil {
 		return nil, err
+	}
+	if strings.ContainsFunc(t.host, rotator.IsControlOrFormat) || !utf8.ValidString(t.host) {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "holds a control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	}
+	if len(t.host) > maxHostNameLength {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: fmt.Sprintf("is %d bytes long; a host name has at most %d", len(t.host), maxHostNameLength), Err: rotator.ErrInvalidField}
 	}
 	if strings.HasPrefix(t.host, "/") || strings.ContainsAny(t.host, ", \t\r\n()") {
 		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField}
@@ -431,8 +451,8 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.IndexByte(db, 0) >= 0 {
-		return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+	if err := checkDBName(db, 64); err != nil {
+		return nil, err
 	}
 	t.dbname = db
 	uh, set, err := optionalString(s, FieldUserHost)
@@ -471,7 +491,7 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 	} else if set {
 		mode = strings.ToLower(strings.TrimSpace(v))
 		if !validSSLMode(mode) {
-			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
+			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %s; want disable, prefer, require, verify-ca or verify-full", rotator.Quote(v)), Err: rotator.ErrInvalidField}
 		}
 		p.source = fmt.Sprintf(`"sslmode": %q`, mode)
 	}
@@ -483,7 +503,7 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 		if mode != "" {
 			agree := (ssl && (mode == SSLRequire || mode == SSLVerifyCA || mode == SSLVerifyFull)) || (!ssl && mode == SSLDisable)
 			if !agree {
-				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
+				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %s; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, rotator.Quote(mode)), Err: rotator.ErrInvalidField}
 			}
 		} else if ssl {
 			mode, p.source = SSLVerifyFull, `"ssl": true`
@@ -532,7 +552,7 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 			p.requireBinding = true
 		case "", "prefer", "disable":
 		default:
-			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
+			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %s; want prefer or require", rotator.Quote(v)), Err: rotator.ErrInvalidField}
 		}
 	}
 	switch {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -351,6 +352,20 @@ func checkRoleName(field, name string) error {
 	return nil
 }
 
+// maxHostNameLength is DNS's limit on a host name.
+const maxHostNameLength = 253
+
+// checkDBName rejects database names no server takes as given.
+func checkDBName(v string, max int) error {
+	switch {
+	case strings.ContainsFunc(v, rotator.IsControlOrFormat) || !utf8.ValidString(v):
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL, control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	case utf8.RuneCountInString(v) > max:
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: fmt.Sprintf("is %d characters long; database names have at most %d", utf8.RuneCountInString(v), max), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
@@ -368,7 +383,7 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 			switch strings.ToLower(strings.TrimSpace(v)) {
 			case "postgres", "postgresql", "aurora-postgresql":
 			default:
-				return nil, fmt.Errorf("%w: engine %q is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, v)
+				return nil, fmt.Errorf("%w: engine %s is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, rotator.Quote(v))
 			}
 		}
 	}
@@ -376,6 +391,12 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	var err error
 	if t.host, err = s.Require(rotator.FieldHost); err != nil {
 		return nil, err
+	}
+	if strings.ContainsFunc(t.host, rotator.IsControlOrFormat) || !utf8.ValidString(t.host) {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "holds a control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	}
+	if len(t.host) > maxHostNameLength {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: fmt.Sprintf("is %d bytes long; a host name has at most %d", len(t.host), maxHostNameLength), Err: rotator.ErrInvalidField}
 	}
 	if strings.HasPrefix(t.host, "/") || strings.ContainsAny(t.host, ", \t\r\n") {
 		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField}
@@ -401,8 +422,8 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 		if !ok {
 			return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
 		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+		if err := checkDBName(v, maxIdentifierLen); err != nil {
+			return nil, err
 		}
 		if v != "" {
 			t.dbname = v
@@ -433,7 +454,7 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 		}
 		mode = strings.ToLower(strings.TrimSpace(v))
 		if !validSSLMode(mode) {
-			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
+			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %s; want disable, prefer, require, verify-ca or verify-full", rotator.Quote(v)), Err: rotator.ErrInvalidField}
 		}
 		p.source = fmt.Sprintf(`"sslmode": %q`, mode)
 	}
@@ -447,7 +468,7 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 			agree := (ssl && (mode == SSLRequire || mode == SSLVerifyCA || mode == SSLVerifyFull)) ||
 				(!ssl && mode == SSLDisable)
 			if !agree {
-				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
+				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %s; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, rotator.Quote(mode)), Err: rotator.ErrInvalidField}
 			}
 		} else if ssl {
 			mode, p.source = SSLVerifyFull, `"ssl": true`
@@ -502,7 +523,7 @@ func (e *Engine) parseTLS(s *rotator.Secret) (tlsPlan, error) {
 			p.requireBinding = true
 		case "", "prefer", "disable": // the engine's own rules apply
 		default:
-			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
+			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %s; want prefer or require", rotator.Quote(v)), Err: rotator.ErrInvalidField}
 		}
 	}
 
