@@ -260,14 +260,20 @@ func badEvents() []badEvent {
 		{name: "SecretId of 70,000 characters", event: func(_, tok string) events.SecretsManagerSecretRotationEvent { return ev("createSecret", long70k, tok) }, want: []string{"SecretId", "70000 bytes"}, hostile: long70k[:1000]},
 		{name: "SecretId with control characters", event: func(a, tok string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a+ctrl, tok) }, want: []string{"SecretId"}, hostile: ctrl},
 		{name: "SecretId with right-to-left mark", event: func(a, tok string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a+"\u202e", tok) }, want: []string{"SecretId"}, hostile: "\u202e"},
-		{name: "SecretId not valid UTF-8", event: func(a, tok string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a+"\xff\xfe", tok) }, want: []string{"SecretId", "UTF-8"}, hostile: "\xff\xfe"},
+		{name: "SecretId not valid UTF-8", event: func(a, tok string) events.SecretsManagerSecretRotationEvent {
+			return ev("setSecret", a+"\xff\xfe", tok)
+		}, want: []string{"SecretId", "UTF-8"}, hostile: "\xff\xfe"},
 		{name: "SecretId of a missing secret", event: func(_, tok string) events.SecretsManagerSecretRotationEvent {
 			return ev("createSecret", "arn:aws:secretsmanager:"+rotatortest.Region+":"+rotatortest.AccountID+":secret:rds/gone-AbCdEf", tok)
 		}, want: []string{"SecretId"}},
 		{name: "token missing", event: func(a, _ string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a, "") }, want: []string{"ClientRequestToken"}},
 		{name: "token of 3,000 characters", event: func(a, _ string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a, long3000) }, want: []string{"ClientRequestToken", "3000 bytes"}, hostile: long3000},
-		{name: "token with control characters", event: func(a, tok string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a, tok[:20]+"\n\x1b") }, want: []string{"ClientRequestToken"}, hostile: "\n\x1b"},
-		{name: "token with right-to-left mark", event: func(a, tok string) events.SecretsManagerSecretRotationEvent { return ev("setSecret", a, tok[:20]+"\u202e") }, want: []string{"ClientRequestToken"}, hostile: "\u202e"},
+		{name: "token with control characters", event: func(a, tok string) events.SecretsManagerSecretRotationEvent {
+			return ev("setSecret", a, tok[:20]+"\n\x1b")
+		}, want: []string{"ClientRequestToken"}, hostile: "\n\x1b"},
+		{name: "token with right-to-left mark", event: func(a, tok string) events.SecretsManagerSecretRotationEvent {
+			return ev("setSecret", a, tok[:20]+"\u202e")
+		}, want: []string{"ClientRequestToken"}, hostile: "\u202e"},
 		{name: "token not a version", event: func(a, _ string) events.SecretsManagerSecretRotationEvent {
 			return ev("setSecret", a, "00000000-0000-4000-8000-000000000000")
 		}, want: []string{"ClientRequestToken"}},
@@ -503,7 +509,7 @@ func TestPostgresBadInput(t *testing.T) {
 	e := &badEngine{
 		name: "postgres", host: pg.Host, base: pg.Secret(user, pw), user: user, pw: pw,
 		master: pg.Secret(pg.SuperUser, pg.SuperPassword),
-		login: func(u, p string) error { return pg.CanLogin(context.Background(), u, p) },
+		login:  func(u, p string) error { return pg.CanLogin(context.Background(), u, p) },
 		snapshot: func(t *testing.T) string {
 			return dbSnapshot(t, pg, "")
 		},
