@@ -15,7 +15,7 @@ BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 CA_BUNDLE ?=
 MKZIP_FLAGS := $(if $(CA_BUNDLE),-ca-bundle '$(CA_BUNDLE)')
 
-.PHONY: all help build $(ARCHES:%=build-%) test test-postgres test-containers lint bench demo clean
+.PHONY: all help build $(ARCHES:%=build-%) test test-postgres test-containers fuzz lint bench demo clean
 
 ## all: lint and test (what make alone runs)
 all: lint test
@@ -54,6 +54,18 @@ test-postgres:
 ##   needs a Docker engine; where Docker Hub is out of reach: eval "$$(.ci/docker)" && make test-containers
 test-containers:
 	GO=$(GO) bash .ci/test-containers
+
+## fuzz: every fuzz target (func Fuzz... in a _test.go) explored for FUZZTIME each (default 10s); make test runs their seeds only
+##   (testdata/fuzz/<FuzzName>/ and the f.Add calls); a failing input is written there: commit it as a new seed once fixed
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  pkg=./$$(dirname $${f#./}); \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 ## lint: go vet and gofmt
 lint:
