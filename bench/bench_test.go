@@ -32,7 +32,7 @@ var (
 	sizedOnly = []string{"mysql-single-user", "mysql-alternating-users", "mysql-dual-password"}
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(rotatortest.Hygienic(m)) }
 
 // rig is what a measurement runs against: PostgreSQL with TLS, whose CA
 // the functions get through ROTATOR_PG_CA_BUNDLE, and rotatortest.

@@ -253,6 +253,9 @@ func (s *Server) createSecret(body []byte, call *Call) (any, *apiError) {
 	if in.Name == "" {
 		return nil, errf(errInvalidParameter, "You must specify a Name.")
 	}
+	if in.SecretString != nil {
+		s.cfg.hygiene.TrackSecretString(*in.SecretString)
+	}
 	if in.SecretString != nil && in.SecretBinary != nil {
 		return nil, errf(errInvalidParameter, "You can't specify both a binary secret value and a string secret value in the same secret.")
 	}
@@ -391,6 +394,9 @@ func (s *Server) putSecretValue(body []byte, call *Call) (any, *apiError) {
 	var in putSecretValueIn
 	if e := decode(body, &in); e != nil {
 		return nil, e
+	}
+	if in.SecretString != nil {
+		s.cfg.hygiene.TrackSecretString(*in.SecretString)
 	}
 	if in.SecretString != nil && in.SecretBinary != nil {
 		return nil, errf(errInvalidParameter, "You can't specify both a binary secret value and a string secret value in the same secret.")
