@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rotatorkit/rotator/rotator"
@@ -39,6 +40,7 @@ const EnvHygieneDir = "ROTATOR_HYGIENE_DIR"
 // Hygiene collects secret values and captured text. Its methods are safe
 // for concurrent use.
 type Hygiene struct {
+	on     atomic.Bool // tracking and capturing; a server outside a test (rotator local) keeps nothing
 	mu     sync.Mutex
 	values map[string]struct{}
 	texts  []captured
@@ -50,22 +52,30 @@ type captured struct {
 	text string
 }
 
-// NewHygiene returns an empty Hygiene that sees every text captured
-// from now until Stop. Servers register values into it only when made
+// NewHygiene returns an empty Hygiene that tracks values and sees every
+// text captured from now until Stop. Servers register values into it only when made
 // with [WithHygiene]; by default they register into the test binary's
 // own, which [Hygienic] checks.
 func NewHygiene() *Hygiene {
 	h := &Hygiene{values: map[string]struct{}{}}
-	activeMu.Lock()
-	active = append(active, h)
-	activeMu.Unlock()
+	h.start()
 	return h
 }
 
-// Stop makes h see no further text.
+// start makes h track values and see captured text.
+func (h *Hygiene) start() {
+	activeMu.Lock()
+	defer activeMu.Unlock()
+	if !h.on.Swap(true) {
+		active = append(active, h)
+	}
+}
+
+// Stop makes h track and see nothing further.
 func (h *Hygiene) Stop() {
 	activeMu.Lock()
 	defer activeMu.Unlock()
+	h.on.Store(false)
 	for i, a := range active {
 		if a == h {
 			active = append(active[:i:i], active[i+1:]...)
@@ -75,9 +85,11 @@ func (h *Hygiene) Stop() {
 }
 
 var (
-	activeMu      sync.Mutex
-	active        []*Hygiene
-	binaryHygiene = NewHygiene() // the test binary's own
+	activeMu sync.Mutex
+	active   []*Hygiene
+	// binaryHygiene is the test binary's own: on only while Hygienic runs
+	// the tests.
+	binaryHygiene = &Hygiene{values: map[string]struct{}{}}
 )
 
 // DefaultHygiene is the test binary's Hygiene, which servers register
@@ -87,6 +99,9 @@ func DefaultHygiene() *Hygiene { return binaryHygiene }
 // Track registers secret values (passwords, keys) to look for. Values
 // that could occur in text by chance are ignored.
 func (h *Hygiene) Track(values ...string) {
+	if !h.on.Load() {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, v := range values {
@@ -100,6 +115,9 @@ func (h *Hygiene) Track(values ...string) {
 // string values of its sensitive fields (rotator.IsSensitiveField) when
 // it is a JSON object, else the whole string.
 func (h *Hygiene) TrackSecretString(s string) {
+	if !h.on.Load() {
+		return
+	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal([]byte(s), &m) != nil || m == nil {
 		h.Track(s)
@@ -301,6 +319,8 @@ func (r HygieneRun) Run() int {
 }
 
 func runHygiene(m interface{ Run() int }, h *Hygiene, out io.Writer, dir string) int {
+	h.start()
+	defer h.Stop()
 	restore := captureStd()
 	prev := log.Writer()
 	log.SetOutput(io.MultiWriter(prev, captureWriter("log")))
