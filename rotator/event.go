@@ -58,3 +58,17 @@ func checkEventField(field, v string, max int) error {
 	}
 	return nil
 }
+
+// eventLabel is how a step's error starts: the step and the secret, as
+// sent. A field ValidateEvent refuses is left out (the error quotes it
+// once, cut), so a hostile one is not printed twice.
+func eventLabel(ev events.SecretsManagerSecretRotationEvent) string {
+	step := "rotation"
+	if Step(ev.Step).Valid() {
+		step = ev.Step
+	}
+	if checkEventField(EventFieldSecretID, ev.SecretID, MaxSecretIDLength) != nil {
+		return step
+	}
+	return step + " " + Printable(ev.SecretID)
+}

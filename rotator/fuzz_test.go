@@ -139,9 +139,9 @@ func FuzzValidateEvent(f *testing.F) {
 			t.Fatalf("error of %d bytes", len(msg))
 		}
 		assertPrintable(t, "the error", msg)
-		full := printableMessage(Printable(step) + " " + Printable(id) + ": " + msg)
+		full := printableMessage(eventLabel(ev) + ": " + msg)
 		assertPrintable(t, "the step error", full)
-		if len(full) > 700 {
+		if len(full) > 400 {
 			t.Fatalf("step error of %d bytes", len(full))
 		}
 	})

@@ -209,7 +209,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		d := time.Since(start)
 		if err != nil {
 			outcome = "failure"
-			err = &StepError{Step: step, SecretID: ev.SecretID, msg: printableMessage(scrub.Scrub(fmt.Sprintf("%s %s: %v", Printable(ev.Step), Printable(ev.SecretID), err))), cause: err}
+			err = &StepError{Step: step, SecretID: ev.SecretID, msg: printableMessage(scrub.Scrub(fmt.Sprintf("%s: %v", eventLabel(ev), err))), cause: err}
 			log.Error("step failed", slog.String("error", err.Error()), slog.Float64("duration_ms", ms(d)))
 		} else {
 			log.Info("step finished", slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d)))
