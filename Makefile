@@ -49,8 +49,8 @@ test:
 	ROTATOR_HYGIENE_DIR='$(HYGIENE_DIR)' $(GO) test -count=1 -timeout 30m $(PKGS)
 	@$(MAKE) --no-print-directory hygiene-summary
 
-# hygiene-summary: the counts the test binaries wrote (rotatortest.Hygienic); fails on a leak or on a
-# package that uses rotatortest's server or Rotate in its tests and reported nothing.
+## hygiene-summary: sum the counts make test's binaries wrote (rotatortest.Hygienic); fails on a leak or on a
+##   package that uses rotatortest's server or Rotate in its tests and reported nothing
 hygiene-summary:
 	@set -e; missing=; \
 	for d in $$(grep -rlE --include='*_test.go' 'rotatortest\.(Rotate|NewServer)\(' . | xargs -n1 dirname | sort -u); do \
