@@ -35,11 +35,14 @@ import (
 // version or stage of the secret, no account, password hash or privilege
 // on the server; the user's AWSCURRENT password keeps logging in.
 
-// maxBadInputError bounds an error's length: the handler's own cap
-// (rotator.MaxErrorMessage). Most are under 300 bytes; the longest are
-// the single-user strategy's report of each password it tried, with the
-// server's own refusal quoted.
-const maxBadInputError = rotator.MaxErrorMessage + len("... (10000 bytes)")
+// maxBadInputError bounds an error's length: the step, the secret's ARN
+// (about 100 bytes), the reason and a quoted, cut value. The single-user
+// strategy's report of every password it tried (an unknown user) may be
+// longer, up to the handler's cap (maxLoginReport).
+const (
+	maxBadInputError = 400
+	maxLoginReport   = rotator.MaxErrorMessage + len("... (10000 bytes)")
+)
 
 // longestBadInputError is the longest error text seen, for the log.
 var longestBadInputError atomic.Int64
@@ -119,6 +122,9 @@ type badSecret struct {
 	// hostile is a value of the case that must never appear raw (a long
 	// or control-character value the error may quote only cut).
 	hostile string
+	// report marks the single-user strategy's login report: the error
+	// may be up to maxLoginReport bytes.
+	report bool
 }
 
 var (
@@ -185,12 +191,12 @@ func badSecrets() []badSecret {
 		{name: "port a word", value: set(rotator.FieldPort, "fivefourthreetwo"), want: []string{`"port"`}},
 		{name: "port a string out of range", value: set(rotator.FieldPort, "70000"), want: []string{`"port"`}},
 		{name: "port a bool", value: set(rotator.FieldPort, true), want: []string{`"port"`}},
-		{name: "username with quotes", value: set(rotator.FieldUsername, `o'brien"; DROP ROLE postgres; --`), want: []string{`"username"`, `"password"`, `o'brien\"; DROP`}},
+		{name: "username with quotes", value: set(rotator.FieldUsername, `o'brien"; DROP ROLE postgres; --`), want: []string{`"username"`, `"password"`, `o'brien\"; DROP`}, report: true},
 		{name: "username with NUL", value: set(rotator.FieldUsername, "app\x00admin"), want: []string{`"username"`, "NUL"}},
-		{name: "username with newline", value: set(rotator.FieldUsername, "app\nadmin"), want: []string{`"username"`, `"password"`, `app\nadmin`}, hostile: "app\nadmin"},
+		{name: "username with newline", value: set(rotator.FieldUsername, "app\nadmin"), want: []string{`"username"`, `"password"`, `app\nadmin`}, hostile: "app\nadmin", report: true},
 		{name: "username with control characters", value: set(rotator.FieldUsername, ctrl), want: []string{`"username"`}, hostile: ctrl},
-		{name: "username in Cyrillic", value: set(rotator.FieldUsername, "аdmin"), want: []string{`"username"`, `"password"`, "аdmin"}},
-		{name: "username with right-to-left mark", value: set(rotator.FieldUsername, "app\u202enimda"), want: []string{`"username"`, `"password"`, `app\u202enimda`}, hostile: "app\u202enimda"},
+		{name: "username in Cyrillic", value: set(rotator.FieldUsername, "аdmin"), want: []string{`"username"`, `"password"`, "аdmin"}, report: true},
+		{name: "username with right-to-left mark", value: set(rotator.FieldUsername, "app\u202enimda"), want: []string{`"username"`, `"password"`, `app\u202enimda`}, hostile: "app\u202enimda", report: true},
 		{name: "username of 200 characters", value: set(rotator.FieldUsername, long200), want: []string{`"username"`}, hostile: long200},
 		{name: "username of 3,000 characters", value: set(rotator.FieldUsername, long3000), want: []string{`"username"`}, hostile: long3000},
 		{name: "host with quotes", value: set(rotator.FieldHost, `db'"host`), want: []string{`"host"`, `db'\"host`}},
@@ -328,9 +334,9 @@ func assertSecretUnchanged(t *testing.T, before, after map[string]string) {
 }
 
 // assertBadInputError checks an error's text: it names every want, is at
-// most maxBadInputError bytes, valid UTF-8 without control or format
+// most max bytes, valid UTF-8 without control or format
 // characters, and holds no hostile value raw.
-func assertBadInputError(t *testing.T, err error, want []string, hostile string) {
+func assertBadInputError(t *testing.T, err error, want []string, hostile string, max int) {
 	t.Helper()
 	if err == nil {
 		t.Fatal("no error")
@@ -348,8 +354,8 @@ func assertBadInputError(t *testing.T, err error, want []string, hostile string)
 			break
 		}
 	}
-	if len(msg) > maxBadInputError {
-		t.Errorf("the error is %d bytes long (at most %d)", len(msg), maxBadInputError)
+	if len(msg) > max {
+		t.Errorf("the error is %d bytes long (at most %d)", len(msg), max)
 	}
 	if !utf8.ValidString(msg) {
 		t.Error("the error is not valid UTF-8")
@@ -465,7 +471,11 @@ func runBadSecret(t *testing.T, e *badEngine, tc badSecret) {
 	if !errors.As(got[0], &se) {
 		t.Errorf("the error is a %T, not a *rotator.StepError", got[0])
 	}
-	assertBadInputError(t, got[0], tc.want, tc.hostile)
+	max := maxBadInputError
+	if tc.report {
+		max = maxLoginReport
+	}
+	assertBadInputError(t, got[0], tc.want, tc.hostile, max)
 	rotatortest.AssertNoSecrets(t, "the error", got[0].Error(), e.pw, e.master.Password())
 	assertNothingChanged(t, c, secretBefore, dbBefore, logs)
 }
@@ -498,7 +508,7 @@ func runBadEvent(t *testing.T, e *badEngine, tc badEvent) {
 		event.ClientRequestToken = c.sm.VersionOf(c.arn, "AWSPREVIOUS")
 	}
 	err := fn(context.Background(), event)
-	assertBadInputError(t, err, tc.want, tc.hostile)
+	assertBadInputError(t, err, tc.want, tc.hostile, maxBadInputError)
 	assertNothingChanged(t, c, secretBefore, dbBefore, logs)
 }
 
