@@ -191,7 +191,8 @@ func FuzzQuote(f *testing.F) {
 
 // FuzzPasswordPolicyFromEnv: any values of the policy variables give a
 // policy that validates or an error wrapping ErrPasswordPolicy that names
-// a variable and stays short; a policy that validates generates
+// a variable and stays short and printable (so do EnvOptions' errors for
+// the source, log level, dry-run and metrics variables); a policy that validates generates
 // passwords of its length, from its alphabet, without an excluded
 // character, and with one of each required class.
 func FuzzPasswordPolicyFromEnv(f *testing.F) {
@@ -211,6 +212,26 @@ func FuzzPasswordPolicyFromEnv(f *testing.F) {
 				env[n] = boolText // any text, most of it not a boolean
 			default:
 				env[n] = "true"
+			}
+		}
+		if flags&0x80 != 0 {
+			// The function's other variables, read with the policy's.
+			for _, n := range []string{EnvPasswordSource, EnvLogLevel, EnvDryRun, EnvMetrics} {
+				env[n] = boolText
+			}
+			opts, err := EnvOptions(func(k string) string { return env[k] }, nil)
+			if err == nil && len(opts) == 0 {
+				t.Fatal("EnvOptions: no options and no error")
+			}
+			if err != nil {
+				named := false
+				for _, n := range append(names, EnvPasswordLength, EnvPasswordSource, EnvLogLevel, EnvDryRun, EnvMetrics) {
+					named = named || strings.Contains(err.Error(), n)
+				}
+				if !named || len(err.Error()) > 400 {
+					t.Fatalf("EnvOptions: %q names no variable or is long", err)
+				}
+				assertPrintable(t, "EnvOptions' error", err.Error())
 			}
 		}
 		p, err := PasswordPolicyFromEnvWith(func(k string) string { return env[k] }, DefaultPasswordPolicy())
