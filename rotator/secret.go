@@ -285,7 +285,7 @@ func ParseBool(s string) (bool, error) {
 	case "false", "0", "n", "no", "f", "off", "":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean (use true/false, 1/0, yes/no)", s)
+	return false, fmt.Errorf("%s is not a boolean (use true/false, 1/0, yes/no)", Quote(s))
 }
 
 // Set sets a field to any JSON-encodable value (a number, a bool, an

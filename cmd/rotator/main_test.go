@@ -23,7 +23,7 @@ import (
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(rotatortest.Hygienic(m)) }
 
 // cleanEnv keeps the machine's settings out of the command's way.
 func cleanEnv(t *testing.T) {
