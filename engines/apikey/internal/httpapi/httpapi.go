@@ -338,8 +338,12 @@ func (c *Client) JSON(ctx context.Context, req Request, out any) (*Response, err
 func (c *Client) once(ctx context.Context, req Request) (*Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	u := *c.base
-	u.Path = c.base.Path + req.Path
+	// req.Path is already escaped (PathEscape): join it to the base as
+	// text, so that an escaped "/" in an id stays escaped.
+	u, err := url.Parse(c.base.String() + req.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the request path is not a URL path", ErrRejected)
+	}
 	u.RawQuery = req.Query.Encode()
 	var body io.Reader
 	if req.Body != nil {

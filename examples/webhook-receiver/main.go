@@ -1,0 +1,27 @@
+package main
+
+import (
+	"log"
+	"net/http"
+	"os"
+	"time"
+)
+
+// main serves the receiver over HTTPS:
+//
+//	RECEIVER_ADDR=:8443 RECEIVER_CERT=cert.pem RECEIVER_KEY=key.pem \
+//	RECEIVER_SIGNING_SECRET=... go run ./examples/webhook-receiver
+//
+// The secret's "endpoint" is then https://<host>:8443/rotator.
+func main() {
+	rc := &Receiver{
+		Store:         &MemoryStore{},
+		SigningSecret: []byte(os.Getenv("RECEIVER_SIGNING_SECRET")),
+		BearerToken:   os.Getenv("RECEIVER_BEARER_TOKEN"),
+		KeysManage:    os.Getenv("RECEIVER_KEYS_MANAGE") == "1",
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/rotator/", http.StripPrefix("/rotator", rc))
+	srv := &http.Server{Addr: os.Getenv("RECEIVER_ADDR"), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServeTLS(os.Getenv("RECEIVER_CERT"), os.Getenv("RECEIVER_KEY")))
+}

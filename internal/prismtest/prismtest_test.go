@@ -1,0 +1,45 @@
+package prismtest
+
+import (
+	"crypto/tls"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// The rig itself: a valid request passes, an invalid one and an
+// undeclared path are violations, and each spec gets its own paths.
+func TestContractRig(t *testing.T) {
+	srv := Start(t, "sendgrid-api-keys.json", "sendgrid-scopes.json")
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: srv.CAs}}}
+	do := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer SG.test")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := do("POST", "/v3/api_keys", `{"name":"k","scopes":["mail.send"]}`); s != 201 {
+		t.Fatalf("valid create: %d", s)
+	}
+	if s := do("GET", "/v3/scopes", ""); s != 200 {
+		t.Fatalf("the second spec's path: %d", s)
+	}
+	if n := len(srv.Violations()); n != 0 {
+		t.Fatalf("valid requests flagged: %v", srv.Violations())
+	}
+	if s := do("POST", "/v3/api_keys", `{"scopes":"not-a-list"}`); s < 400 {
+		t.Fatalf("invalid create answered %d", s)
+	}
+	do("GET", "/v3/nothing-here", "")
+	v := srv.Violations()
+	if len(v) != 2 || !strings.Contains(v[0], "POST /v3/api_keys") || !strings.Contains(v[1], "no spec declares") {
+		t.Fatalf("violations: %q", v)
+	}
+}
