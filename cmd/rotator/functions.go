@@ -6,10 +6,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rotatorkit/rotator/engines/apikey/sendgrid"
+	"github.com/rotatorkit/rotator/engines/apikey/webhook"
 	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/engines/postgres"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/strategies/alternating"
+	"github.com/rotatorkit/rotator/strategies/dualkey"
 	"github.com/rotatorkit/rotator/strategies/dualpassword"
 	"github.com/rotatorkit/rotator/strategies/single"
 )
@@ -28,8 +31,11 @@ type function struct {
 	// New builds the strategy the way the Lambda function does.
 	New func(ctx context.Context) (rotator.Strategy, error)
 	// Env lists the environment variables New reads, for the fix of a
-	// configuration error.
+	// configuration error (none for an engine that reads none).
 	Env []string
+	// Example is a secret value this function rotates, for the fix of a
+	// malformed one ("" means a database secret's).
+	Example string
 	// Bootstrap is the path of a user's own bootstrap (--function
 	// ./path/to/bootstrap); New is nil then, and the command runs it under
 	// a local Lambda Runtime API.
@@ -110,6 +116,31 @@ var builtins = []function{
 		},
 		Env: pgEnv,
 	},
+	{
+		Name: "sendgrid-api-key", Engine: "sendgrid", Strategy: "api-key",
+		Summary: "Twilio SendGrid: a new API key with the secret's scopes; the previous one is revoked one rotation later",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := sendgrid.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return dualkey.New(e)
+		},
+		Example: `{"api_key":"SG....","scopes":["mail.send","api_keys.create","api_keys.read","api_keys.delete"]}`,
+	},
+	{
+		Name: "webhook", Engine: "webhook", Strategy: "api-key",
+		Summary: "your own system over Rotator's webhook contract (signed JSON over HTTPS): a new key; the previous one is revoked one rotation later",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := webhook.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return dualkey.New(e)
+		},
+		Env:     []string{webhook.EnvCABundle},
+		Example: `{"api_key":"...","key_id":"...","endpoint":"https://keys.example.com/rotator"}`,
+	},
 }
 
 func init() {
@@ -149,8 +180,11 @@ func functionNames() []string {
 func (f function) Preflight(ctx context.Context, in rotator.PreflightInput) []rotator.Check {
 	s, err := f.New(ctx)
 	if err != nil {
-		return []rotator.Check{{Name: "function configuration", Status: rotator.CheckFail, Detail: err.Error(),
-			Fix: "correct the function's environment: $" + strings.Join(f.Env, ", $")}}
+		fix := "correct the function's configuration"
+		if len(f.Env) > 0 {
+			fix = "correct the function's environment: $" + strings.Join(f.Env, ", $")
+		}
+		return []rotator.Check{{Name: "function configuration", Status: rotator.CheckFail, Detail: err.Error(), Fix: fix}}
 	}
 	p, ok := s.(rotator.Preflighter)
 	if !ok {

@@ -112,8 +112,11 @@ func runPreflight(ctx context.Context, sm *secretsmanager.Client, fn function, s
 	add(rotator.Check{Name: "secret value readable", Status: rotator.CheckPass, Detail: "AWSCURRENT read"})
 	cur, err := rotator.ParseSecret(*out.SecretString)
 	if err != nil {
-		add(rotator.Check{Name: "secret value is JSON", Status: rotator.CheckFail, Detail: err.Error(),
-			Fix: `store a JSON object, e.g. {"engine":"postgres","host":"db.example.com","port":5432,"username":"app","password":"...","dbname":"app"}`})
+		example := fn.Example
+		if example == "" {
+			example = `{"engine":"postgres","host":"db.example.com","port":5432,"username":"app","password":"...","dbname":"app"}`
+		}
+		add(rotator.Check{Name: "secret value is JSON", Status: rotator.CheckFail, Detail: err.Error(), Fix: "store a JSON object, e.g. " + example})
 		return finish()
 	}
 	scrub.AddSecret(cur)

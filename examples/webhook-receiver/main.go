@@ -1,3 +1,5 @@
+// Command webhook-receiver serves the receiver package: a complete
+// receiver of Rotator's webhook contract, to copy into your own system.
 package main
 
 import (
@@ -5,6 +7,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/rotatorkit/rotator/examples/webhook-receiver/receiver"
 )
 
 // main serves the receiver over HTTPS:
@@ -13,9 +17,10 @@ import (
 //	RECEIVER_SIGNING_SECRET=... go run ./examples/webhook-receiver
 //
 // The secret's "endpoint" is then https://<host>:8443/rotator.
+// README:begin webhook-receiver
 func main() {
-	rc := &Receiver{
-		Store:         &MemoryStore{},
+	rc := &receiver.Receiver{
+		Store:         &receiver.MemoryStore{},
 		SigningSecret: []byte(os.Getenv("RECEIVER_SIGNING_SECRET")),
 		BearerToken:   os.Getenv("RECEIVER_BEARER_TOKEN"),
 		KeysManage:    os.Getenv("RECEIVER_KEYS_MANAGE") == "1",
@@ -25,3 +30,5 @@ func main() {
 	srv := &http.Server{Addr: os.Getenv("RECEIVER_ADDR"), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServeTLS(os.Getenv("RECEIVER_CERT"), os.Getenv("RECEIVER_KEY")))
 }
+
+// README:end webhook-receiver

@@ -98,8 +98,8 @@ func layer(path string) (allowed func(dep string) bool, ok bool) {
 		return nil, false // checked by TestFunctionsLinkOnlyTheirOwnParts
 	case strings.HasPrefix(path, "examples/"):
 		// Code for users to copy into their own systems: the standard
-		// library only (its tests may use anything).
-		return exact(), true
+		// library and other examples only (its tests may use anything).
+		return func(dep string) bool { return strings.HasPrefix(dep, "examples/") }, true
 	case strings.HasPrefix(path, "cmd/"), strings.HasPrefix(path, "internal/"), path == "bench", path == "integration":
 		return func(string) bool { return true }, true
 	}

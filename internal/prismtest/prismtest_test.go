@@ -3,6 +3,8 @@ package prismtest
 import (
 	"crypto/tls"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -41,5 +43,24 @@ func TestContractRig(t *testing.T) {
 	v := srv.Violations()
 	if len(v) != 2 || !strings.Contains(v[0], "POST /v3/api_keys") || !strings.Contains(v[1], "no spec declares") {
 		t.Fatalf("violations: %q", v)
+	}
+}
+
+// .ci/run installs the Prism version this package names.
+func TestCIPinsPrismVersion(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(dir(), "..", "..", ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "prism_version="+Version) || !strings.Contains(string(b), EnvRequire+"=1") {
+		t.Fatalf(".ci/run does not install Prism %s and set %s=1", Version, EnvRequire)
+	}
+}
+
+// $ROTATOR_PRISM wins, and a wrong one is reported, not passed over.
+func TestFindHonoursEnv(t *testing.T) {
+	t.Setenv(EnvPrism, "/nonexistent/prism")
+	if bin, why := Find(); bin != "" || !strings.Contains(why, "/nonexistent/prism") {
+		t.Fatalf("Find() = %q, %q", bin, why)
 	}
 }

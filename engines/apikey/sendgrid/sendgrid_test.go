@@ -70,3 +70,16 @@ func TestMissingScopeIsNamed(t *testing.T) {
 		t.Fatal("the key is in the error")
 	}
 }
+
+// README: SendGrid's limit of 100 keys an account is respected (the
+// strategy frees a slot at the limit; strategies/dualkey tests how).
+func TestCapabilities(t *testing.T) {
+	e, _ := sendgrid.New()
+	c := e.Capabilities()
+	if c.MaxKeys != 100 || c.Finding != rotator.FindByName || c.ValueField != "api_key" || c.RollsInPlace || c.NeedsActivation {
+		t.Fatalf("capabilities: %+v", c)
+	}
+	if _, err := dualkey.New(e); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -309,3 +309,28 @@ func TestVendorMessage(t *testing.T) {
 		}
 	}
 }
+
+// The defaults README states: a 10-second timeout per attempt, 4
+// attempts, 1 MiB bodies.
+func TestDefaults(t *testing.T) {
+	c, err := New("acme", "https://api.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.timeout != 10*time.Second || c.maxAttempts != 4 || c.maxBody != 1<<20 {
+		t.Fatalf("defaults: timeout %v, attempts %d, body %d", c.timeout, c.maxAttempts, c.maxBody)
+	}
+}
+
+// An id with a slash stays one path segment.
+func TestEscapedPathStaysEscaped(t *testing.T) {
+	var got string
+	srv, pool := server(t, func(w http.ResponseWriter, r *http.Request) { got = r.URL.EscapedPath(); fmt.Fprint(w, "{}") })
+	c, _ := client(t, srv, pool)
+	if _, err := c.Do(context.Background(), Request{Op: "delete key", Method: "DELETE", Path: "/keys/" + PathEscape("a/b c"), Idempotent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got != "/api/keys/a%2Fb%20c" {
+		t.Fatalf("path sent: %s", got)
+	}
+}

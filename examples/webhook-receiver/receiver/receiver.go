@@ -1,11 +1,12 @@
-// Command webhook-receiver is a complete receiver of Rotator's webhook
-// contract (engines/apikey/webhook): the side of your own system that
-// issues, lists and deletes its API keys when Rotator rotates them. Copy
-// it, replace MemoryStore with your key store, and serve it over HTTPS.
+// Package receiver is a complete receiver of Rotator's webhook contract
+// (engines/apikey/webhook): the side of your own system that issues,
+// lists and deletes its API keys when Rotator rotates them. Copy it,
+// replace MemoryStore with your key store, and serve it over HTTPS
+// (../main.go).
 //
 // It uses the standard library only. Its test runs whole rotations
 // against it with the real webhook engine and strategy.
-package main
+package receiver
 
 import (
 	"crypto/hmac"
@@ -27,11 +28,11 @@ import (
 
 // The contract's headers and limits.
 const (
-	headerTimestamp = "X-Rotator-Timestamp"
-	headerNonce     = "X-Rotator-Nonce"
-	headerKeyID     = "X-Rotator-Key-Id"
-	headerSignature = "X-Rotator-Signature"
-	maxSkew         = 5 * time.Minute
+	HeaderTimestamp = "X-Rotator-Timestamp"
+	HeaderNonce     = "X-Rotator-Nonce"
+	HeaderKeyID     = "X-Rotator-Key-Id"
+	HeaderSignature = "X-Rotator-Signature"
+	MaxSkew         = 5 * time.Minute
 	maxBody         = 64 << 10
 )
 
@@ -70,7 +71,7 @@ type Receiver struct {
 	Now func() time.Time
 
 	mu     sync.Mutex
-	nonces map[string]time.Time // seen within maxSkew: replays are refused
+	nonces map[string]time.Time // seen within MaxSkew: replays are refused
 }
 
 // caller is who signed a request.
@@ -91,12 +92,12 @@ func (rc *Receiver) now() time.Time {
 // authenticate checks the timestamp, the nonce and the signature (or the
 // bearer token) of a request whose body is body.
 func (rc *Receiver) authenticate(r *http.Request, body []byte) (caller, error) {
-	ts, nonce := r.Header.Get(headerTimestamp), r.Header.Get(headerNonce)
+	ts, nonce := r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderNonce)
 	secs, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || len(nonce) < 16 {
 		return caller{}, errAuth
 	}
-	if d := rc.now().Sub(time.Unix(secs, 0)); d > maxSkew || d < -maxSkew {
+	if d := rc.now().Sub(time.Unix(secs, 0)); d > MaxSkew || d < -MaxSkew {
 		return caller{}, errAuth
 	}
 	var who caller
@@ -107,8 +108,8 @@ func (rc *Receiver) authenticate(r *http.Request, body []byte) (caller, error) {
 			return caller{}, errAuth
 		}
 		who = caller{admin: true}
-	case r.Header.Get(headerKeyID) != "":
-		k, ok, err := rc.Store.Get(r.Header.Get(headerKeyID))
+	case r.Header.Get(HeaderKeyID) != "":
+		k, ok, err := rc.Store.Get(r.Header.Get(HeaderKeyID))
 		if err != nil || !ok || !validSignature([]byte(k.Value), ts, nonce, r, body) {
 			return caller{}, errAuth
 		}
@@ -129,7 +130,7 @@ func (rc *Receiver) authenticate(r *http.Request, body []byte) (caller, error) {
 		rc.nonces = map[string]time.Time{}
 	}
 	for n, at := range rc.nonces {
-		if rc.now().Sub(at) > 2*maxSkew {
+		if rc.now().Sub(at) > 2*MaxSkew {
 			delete(rc.nonces, n)
 		}
 	}
@@ -156,7 +157,7 @@ func validSignature(secret []byte, ts, nonce string, r *http.Request, body []byt
 	}
 	m.Write(body)
 	want := "v1=" + hex.EncodeToString(m.Sum(nil))
-	return hmac.Equal([]byte(want), []byte(r.Header.Get(headerSignature)))
+	return hmac.Equal([]byte(want), []byte(r.Header.Get(HeaderSignature)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

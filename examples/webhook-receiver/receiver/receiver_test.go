@@ -1,4 +1,4 @@
-package main
+package receiver
 
 import (
 	"bytes"
@@ -151,9 +151,9 @@ func signed(t *testing.T, v *vendor, secret []byte, method, path string, ts time
 	t.Helper()
 	req := httptest.NewRequest(method, path, bytes.NewReader(body))
 	s := strconv.FormatInt(ts.Unix(), 10)
-	req.Header.Set(headerTimestamp, s)
-	req.Header.Set(headerNonce, nonce)
-	req.Header.Set(headerSignature, webhook.Sign(secret, s, nonce, method, path, body))
+	req.Header.Set(HeaderTimestamp, s)
+	req.Header.Set(HeaderNonce, nonce)
+	req.Header.Set(HeaderSignature, webhook.Sign(secret, s, nonce, method, path, body))
 	rec := httptest.NewRecorder()
 	v.rc.ServeHTTP(rec, req)
 	return rec.Code
@@ -189,9 +189,9 @@ func TestReceiverRefusesReplaysAndSkew(t *testing.T) {
 	k, _ := v.store.Create("victim")
 	req := httptest.NewRequest("DELETE", "/keys/"+k.ID, nil)
 	ts := strconv.FormatInt(now.Unix(), 10)
-	req.Header.Set(headerTimestamp, ts)
-	req.Header.Set(headerNonce, "40112233445566778899aabbccddeeff")
-	req.Header.Set(headerSignature, webhook.Sign(secret, ts, "40112233445566778899aabbccddeeff", "GET", "/keys", nil))
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderNonce, "40112233445566778899aabbccddeeff")
+	req.Header.Set(HeaderSignature, webhook.Sign(secret, ts, "40112233445566778899aabbccddeeff", "GET", "/keys", nil))
 	rec := httptest.NewRecorder()
 	v.rc.ServeHTTP(rec, req)
 	if rec.Code != 401 || !v.Works(k.Value) {
@@ -224,10 +224,10 @@ func TestReceiverPermissions(t *testing.T) {
 
 func signInto(req *http.Request, secret []byte, now time.Time, nonce, keyID string) {
 	ts := strconv.FormatInt(now.Unix(), 10)
-	req.Header.Set(headerTimestamp, ts)
-	req.Header.Set(headerNonce, nonce)
-	req.Header.Set(headerKeyID, keyID)
-	req.Header.Set(headerSignature, webhook.Sign(secret, ts, nonce, req.Method, req.URL.Path, nil))
+	req.Header.Set(HeaderTimestamp, ts)
+	req.Header.Set(HeaderNonce, nonce)
+	req.Header.Set(HeaderKeyID, keyID)
+	req.Header.Set(HeaderSignature, webhook.Sign(secret, ts, nonce, req.Method, req.URL.Path, nil))
 }
 
 func signedByKey(t *testing.T, v *vendor, k Key, method, path string, now time.Time, nonce string) int {
