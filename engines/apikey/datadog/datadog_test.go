@@ -171,3 +171,20 @@ func TestAPIKeyCalls(t *testing.T) {
 		rotatortest.AssertNoSecrets(t, "a request URL", u, hand.Value)
 	}
 }
+
+// README: the fields of each key type; keys found by name; no limit.
+func TestCapabilities(t *testing.T) {
+	for kt, fields := range map[string][2]string{
+		datadog.KeyTypeAPI:         {"api_key", "api_key_id"},
+		datadog.KeyTypeApplication: {"application_key", "application_key_id"},
+	} {
+		e, _ := datadog.New(datadog.WithKeyType(kt))
+		c := e.Capabilities()
+		if c.ValueField != fields[0] || c.IDField != fields[1] || c.Finding != rotator.FindByName || c.MaxKeys != 0 || c.NeedsActivation {
+			t.Fatalf("%s: capabilities %+v", kt, c)
+		}
+		if _, err := dualkey.New(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -296,7 +296,7 @@ func (f *fake) Keys() []keytest.Key {
 	return append(out, f.tokens...)
 }
 
-func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Add(op, ft) }
+func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }
 func (f *fake) Clear()                               { f.srv.Faults.Clear() }
 
 func (f *fake) calls() []string {

@@ -235,3 +235,16 @@ func TestIntrospectionTest(t *testing.T) {
 		rotatortest.AssertNoSecrets(t, "a request URL", u, key.Value, hand.Value)
 	}
 }
+
+// README: two secrets at most, found by recorded ids, activated once
+// stored.
+func TestCapabilities(t *testing.T) {
+	e, _ := okta.New()
+	c := e.Capabilities()
+	if c.MaxKeys != 2 || c.Finding != rotator.FindByRecordedID || !c.NeedsActivation || c.ValueField != "client_secret" || c.IDField != "client_secret_id" || c.RollsInPlace {
+		t.Fatalf("capabilities: %+v", c)
+	}
+	if _, err := dualkey.New(e); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -265,7 +265,7 @@ func (f *fake) Keys() []keytest.Key {
 	return out
 }
 
-func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Add(op, ft) }
+func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }
 func (f *fake) Clear()                               { f.srv.Faults.Clear() }
 
 // URLs returns every request's path and query.

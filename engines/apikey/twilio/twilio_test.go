@@ -170,3 +170,16 @@ func TestListPages(t *testing.T) {
 		}
 	}
 }
+
+// README: keys found by their FriendlyName (64 characters at most), no
+// key limit, no activation; the key's SID and secret are the fields.
+func TestCapabilities(t *testing.T) {
+	e, _ := twilio.New()
+	c := e.Capabilities()
+	if c.MaxKeys != 0 || c.Finding != rotator.FindByName || c.MaxNameLength != 64 || c.ValueField != "api_key_secret" || c.IDField != "api_key_sid" || c.RollsInPlace || c.NeedsActivation {
+		t.Fatalf("capabilities: %+v", c)
+	}
+	if _, err := dualkey.New(e); err != nil {
+		t.Fatal(err)
+	}
+}
