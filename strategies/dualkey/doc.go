@@ -28,5 +28,7 @@
 // The credential that manages keys is the key itself, or an admin
 // credential in another secret named by "adminarn": never rotated, never
 // copied into the application's secret, refused when it names the
-// rotated secret itself or is itself an application's secret.
+// rotated secret itself or is itself an application's secret. Before it
+// creates anything, the current key must work and its id must be among
+// the admin credential's keys (the same account).
 package dualkey

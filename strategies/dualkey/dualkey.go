@@ -218,6 +218,11 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 	}
 	_, curID := s.keyOf(cur)
 	name := s.KeyName(arn, r.Token)
+	if admin != cur {
+		if err := s.confusedDeputy(ctx, admin, cur); err != nil {
+			return nil, err
+		}
+	}
 	if !s.caps.RollsInPlace && s.caps.MaxKeys > 0 {
 		if err := s.freeSlot(ctx, r, admin, cur, arn); err != nil {
 			return nil, err
@@ -259,6 +264,31 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 	pending.SetString(s.caps.IDField, key.ID)
 	r.Logger.Info("key created", slog.String("vendor", s.caps.Vendor), slog.String("key_name", name))
 	return pending, nil
+}
+
+// confusedDeputy is the guard against an application's secret that
+// names someone else's admin secret to get a key of another account:
+// before the admin credential makes anything, the current key must work
+// (it logs in first, as a database's current user does before the
+// master), and its id must be among the keys the admin credential
+// manages (the same account, not merely the same vendor).
+func (s *Strategy) confusedDeputy(ctx context.Context, admin, cur *rotator.Secret) error {
+	if err := s.engine.TestKey(ctx, rotator.TestKeyRequest{Key: cur}); err != nil {
+		return fmt.Errorf("test the current key before the admin credential is used: %w", err)
+	}
+	_, id := s.keyOf(cur)
+	if id == "" {
+		return fmt.Errorf("current secret: %w", &rotator.FieldError{Field: s.caps.IDField,
+			Reason: `is missing: with "adminarn", the current key's id proves that the admin secret manages this key's account`, Err: rotator.ErrMissingField})
+	}
+	keys, err := s.engine.ListKeys(ctx, rotator.ListKeysRequest{Admin: admin, Account: cur})
+	if err != nil {
+		return fmt.Errorf("list keys: %w", err)
+	}
+	if !slices.ContainsFunc(keys, func(k rotator.VendorKey) bool { return k.ID == id }) {
+		return adminError(fmt.Sprintf("names an admin secret whose %s account does not hold this secret's key (%s %q): an admin secret manages keys of its own account only", s.caps.Vendor, s.caps.IDField, id), rotator.ErrNotAllowed)
+	}
+	return nil
 }
 
 // freeSlot revokes one key when the vendor's limit is reached: the

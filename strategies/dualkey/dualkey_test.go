@@ -297,6 +297,20 @@ func TestPreflight(t *testing.T) {
 	if got["secret fields"] != rotator.CheckFail {
 		t.Errorf("no api_key: %s, want FAIL", got["secret fields"])
 	}
+	// An admin secret: it must manage the current key.
+	adminKey := f.v.Issue("admin")
+	adminARN := f.sm.MustCreateSecret(t, "admin/pf", fmt.Sprintf(`{"api_key":%q,"account":"acme"}`, adminKey.Value))
+	withAdmin := cur.Clone()
+	withAdmin.SetString("adminarn", adminARN)
+	got = status(f.s.Preflight(t.Context(), rotator.PreflightInput{Current: withAdmin, ARN: f.arn, GetSecret: get}))
+	if got["field adminarn"] != rotator.CheckPass || got["admin manages this key"] != rotator.CheckPass {
+		t.Errorf("a good admin secret: %v", got)
+	}
+	withAdmin.SetString("key_id", "k9999")
+	got = status(f.s.Preflight(t.Context(), rotator.PreflightInput{Current: withAdmin, ARN: f.arn, GetSecret: get}))
+	if got["admin manages this key"] != rotator.CheckFail {
+		t.Errorf("an admin secret of another account: %s, want FAIL", got["admin manages this key"])
+	}
 	// At the limit with only hand-made keys, preflight says so.
 	for range 4 {
 		f.v.Issue("hand")
@@ -322,5 +336,43 @@ func TestFieldsSurviveAndNamesAreOpaque(t *testing.T) {
 		if strings.Contains(k.Name, "app/key") || strings.Contains(k.Name, "123456789012") {
 			t.Fatalf("a key name reveals the secret: %q", k.Name)
 		}
+	}
+}
+
+// An admin secret of the right vendor whose account does not hold the
+// current key (someone else's admin secret) is refused before it makes
+// anything; so is a current key that does not work, and one without id.
+func TestAdminMustManageTheCurrentKey(t *testing.T) {
+	for _, tt := range []struct {
+		name, keyID, key string
+		want             error
+		says             string
+	}{
+		{"key of another account", "k9999", "", rotator.ErrNotAllowed, "does not hold this secret's key"},
+		{"no key id", "", "", rotator.ErrMissingField, `"key_id" is missing`},
+		{"current key refused", "", "mem.not-a-working-key", rotator.ErrLoginFailed, "before the admin credential is used"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, rotator.KeyCapabilities{}, "")
+			adminKey := f.v.Issue("admin")
+			admin := f.sm.MustCreateSecret(t, "admin/key", fmt.Sprintf(`{"api_key":%q,"account":"acme"}`, adminKey.Value))
+			key := f.hand.Value
+			if tt.key != "" {
+				key = tt.key
+			}
+			idField := ""
+			if tt.keyID != "" {
+				idField = fmt.Sprintf(`,"key_id":%q`, tt.keyID)
+			}
+			f.arn = f.sm.MustCreateSecret(t, "app/other", fmt.Sprintf(`{"api_key":%q%s,"account":"acme","adminarn":%q}`, key, idField, admin))
+			issued := len(f.v.Keys())
+			out := f.rotate()
+			if out.Succeeded || !errors.Is(out.Err, tt.want) || !strings.Contains(out.Err.Error(), tt.says) {
+				t.Fatalf("want %v saying %q, got %v", tt.want, tt.says, out.Err)
+			}
+			if len(f.v.Keys()) != issued || f.v.Calls[string(keytest.OpCreate)] != 0 {
+				t.Fatal("a key was created")
+			}
+		})
 	}
 }

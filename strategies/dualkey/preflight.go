@@ -48,6 +48,18 @@ func (s *Strategy) Preflight(ctx context.Context, in rotator.PreflightInput) []r
 		return checks
 	}
 	_, curID := s.keyOf(cur)
+	if admin != cur {
+		switch {
+		case curID == "":
+			check("admin manages this key", rotator.CheckFail, fmt.Sprintf("the secret has no %q", s.caps.IDField),
+				fmt.Sprintf(`add %q, the current key's id at %s: with "adminarn" it proves the admin secret manages this key's account`, s.caps.IDField, s.caps.Vendor))
+		case !containsID(keys, curID):
+			check("admin manages this key", rotator.CheckFail, fmt.Sprintf("the admin credential's %s account does not hold this secret's key", s.caps.Vendor),
+				`set "adminarn" to the admin secret of this key's own account`)
+		default:
+			check("admin manages this key", rotator.CheckPass, "the current key is among the admin credential's keys", "")
+		}
+	}
 	mine := 0
 	if in.ARN != "" {
 		mine = len(s.mine(keys, in.ARN, curID))
@@ -112,4 +124,13 @@ func (s *Strategy) preflightAdmin(ctx context.Context, in rotator.PreflightInput
 	}
 	check("field adminarn", rotator.CheckPass, arn, "")
 	return a, true
+}
+
+func containsID(keys []rotator.VendorKey, id string) bool {
+	for _, k := range keys {
+		if k.ID == id {
+			return true
+		}
+	}
+	return false
 }
