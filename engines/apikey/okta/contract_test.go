@@ -15,20 +15,16 @@ import (
 	"github.com/rotatorkit/rotator/strategies/dualkey"
 )
 
-// noIntrospection is the engine with its test call skipped: the
-// introspection endpoint (/oauth2/v1/introspect) belongs to Okta's OAuth
-// description, not to the management description the contract test
-// serves; the behaviour tests cover it against the fake.
-type noIntrospection struct{ *okta.Engine }
-
-func (noIntrospection) TestKey(context.Context, rotator.TestKeyRequest) error { return nil }
-
-// Every management request the engine sends, alone and in a whole
-// rotation at the two-secret cap (deactivate and delete the previous
-// secret, create, activate), is valid against Okta's own OpenAPI
-// description (Prism validates), with an SSWS token and a Bearer token.
+// Every request the engine sends, alone and in a whole rotation at the
+// two-secret cap (deactivate and delete the previous secret, create,
+// activate, test), is valid against Okta's own OpenAPI descriptions (the
+// management API's client secrets and the OAuth introspection endpoint;
+// Prism validates), with an SSWS token and a Bearer token. (The test call
+// with client_secret_post is checked against the fake only: Okta's
+// description declares that method as an http scheme "postBody", which
+// Prism cannot check.)
 func TestOktaContract(t *testing.T) {
-	srv := prismtest.Start(t, "okta-client-secrets.json")
+	srv := prismtest.Start(t, "okta-client-secrets.json", "okta-introspect.json")
 	u, _ := url.Parse(srv.URL)
 	e, err := okta.New(okta.WithAllowedHosts(u.Host), okta.WithRootCAs(srv.CAs))
 	if err != nil {
@@ -40,6 +36,9 @@ func TestOktaContract(t *testing.T) {
 	}
 	acct := secret(t, doc("ocs2f50kZB0cITmYU0g4", "arn"))
 	ctx := t.Context()
+	if err := e.TestKey(ctx, rotator.TestKeyRequest{Key: acct}); err != nil {
+		t.Fatalf("test: %v", err)
+	}
 	for _, adminDoc := range []string{
 		`{"org_url":"` + srv.URL + `","api_token":"contract-api-token"}`,
 		`{"org_url":"` + srv.URL + `","access_token":"contract-access-token"}`,
@@ -73,7 +72,7 @@ func TestOktaContract(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := dualkey.New(noIntrospection{e})
+	st, err := dualkey.New(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +94,7 @@ func TestOktaContract(t *testing.T) {
 		"DELETE " + base + "/ocs2f4zrZbs8nUa7p0g4",
 		"POST " + base,
 		"POST " + base + "/ocs2f50kZB0cITmYU0g4/lifecycle/activate",
+		"POST /oauth2/v1/introspect",
 	}
 	got := srv.Requests()[n:]
 	i := 0
