@@ -31,7 +31,7 @@ func (c *cli) rotate(ctx context.Context, args []string) int {
 	var where awsFlags
 	where.register(fs)
 	output := fs.registerOutput("text: each step as it finishes, then a summary; json: one JSON object, the result, when the run ends (messages stay on stderr)", false)
-	dryRun := fs.Bool("dry-run", false, "perform every check, change neither the database nor the secret ($"+rotator.EnvDryRun+" too)")
+	dryRun := fs.Bool("dry-run", false, "perform every check, change neither the target (database, vendor) nor the secret ($"+rotator.EnvDryRun+" too)")
 	token := fs.String("token", "", "the new version's id (ClientRequestToken); pass the token of a failed run to resume it (default: a new UUID)")
 	abandon := fs.Bool("abandon-pending", false, "start a new rotation although an unfinished one left a value at AWSPENDING. "+
 		"That value may be the only password the database accepts (single user, once its setSecret ran): it then stays in a version without a label, "+

@@ -3,12 +3,13 @@ package keytest
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 )
 
 // Faults is the fault bookkeeping an HTTP fake shares: Fail and Clear of
-// Vendor, and Apply in its handler.
+// Vendor, and Serve around its handler.
 type Faults struct {
 	mu sync.Mutex
 	m  map[Op][]*faultLeft
@@ -31,26 +32,34 @@ func (f *Faults) Clear() {
 	f.m = nil
 }
 
-// Apply plays the next fault of op on an HTTP answer: it waits the
-// fault's Delay (or until the client gives up), then writes its status
-// with a JSON error body. It reports whether it answered (the handler
-// then stops).
-func (f *Faults) Apply(op Op, w http.ResponseWriter, r *http.Request) bool {
+// Serve plays the next fault of op around the fake's own handling of a
+// request (next): it waits the fault's Delay (or until the client gives
+// up) and answers with its status and a JSON error body, before next runs
+// or, for a fault with AfterEffect, after next did its work (its answer
+// is then thrown away). Without a fault, next answers.
+func (f *Faults) Serve(op Op, w http.ResponseWriter, r *http.Request, next http.HandlerFunc) {
 	f.mu.Lock()
 	fl, ok := take(f.m, op)
 	f.mu.Unlock()
 	if !ok {
-		return false
+		next(w, r)
+		return
+	}
+	if fl.AfterEffect {
+		next(httptest.NewRecorder(), r)
 	}
 	if fl.Delay > 0 {
 		select {
 		case <-time.After(fl.Delay):
 		case <-r.Context().Done():
-			return true
+			return
 		}
 	}
 	if fl.Status == 0 {
-		return false
+		if !fl.AfterEffect {
+			next(w, r)
+		}
+		return
 	}
 	if fl.RetryAfter != "" {
 		w.Header().Set("Retry-After", fl.RetryAfter)
@@ -58,5 +67,4 @@ func (f *Faults) Apply(op Op, w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(fl.Status)
 	fmt.Fprintf(w, `{"errors":[{"message":"injected fault %d"}]}`, fl.Status)
-	return true
 }

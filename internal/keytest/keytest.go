@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -43,6 +44,9 @@ type Fault struct {
 	Delay time.Duration
 	// Times is how many calls it applies to (0: every call).
 	Times int
+	// AfterEffect: the vendor does the work (creates the key) and then
+	// answers badly (or hangs): the caller cannot know it happened.
+	AfterEffect bool
 }
 
 // Key is a key a fake vendor holds.
@@ -335,6 +339,8 @@ func testFailures(t *testing.T, newVendor func(t testing.TB) Vendor) {
 		{"500", Fault{Status: 500}, "500"},
 		{"429", Fault{Status: 429, RetryAfter: "0"}, "429"},
 		{"timeout", Fault{Delay: 2 * time.Second}, "timed out"},
+		{"500 after acting", Fault{Status: 500, AfterEffect: true}, "500"},
+		{"timeout after acting", Fault{Delay: 2 * time.Second, AfterEffect: true}, "timed out"},
 	}
 	for _, op := range []Op{OpCreate, OpList, OpTest, OpRevoke} {
 		for _, ft := range faults {
@@ -373,10 +379,27 @@ func testFailures(t *testing.T, newVendor func(t testing.TB) Vendor) {
 				if op != OpRevoke && cur != before {
 					t.Fatal("AWSCURRENT moved although the rotation failed before finishSecret")
 				}
-				if op != OpRevoke {
+				if op != OpRevoke && !ft.f.AfterEffect {
 					// (A revocation that failed after the promotion is
-					// the one key left: the next finishSecret revokes it.)
+					// the one key left, and so is a key the vendor made
+					// without saying so: the next finishSecret revokes
+					// them.)
 					r.assertNoOrphans()
+				}
+				caps := r.s.Capabilities()
+				if op == OpCreate && ft.f.AfterEffect && caps.Finding == rotator.FindByRecordedID && caps.MaxKeys > 0 {
+					// A nameless key the vendor made without saying so is
+					// known by no version: it looks hand-made and is never
+					// revoked. At the limit, the next rotation says so
+					// plainly instead of taking AWSCURRENT's key.
+					o, ok := r.sm.ResumeRotation(r.arn)
+					if !ok || o.Succeeded || !errors.Is(o.Err, dualkey.ErrKeyLimit) || !strings.Contains(o.Err.Error(), "revoke a key by hand") {
+						t.Fatalf("want the key limit named, got %+v", o)
+					}
+					if cur, _ := r.value("AWSCURRENT"); !v.Works(cur) {
+						t.Fatal("AWSCURRENT stopped working")
+					}
+					return
 				}
 				// Healthy again: the unfinished rotation completes (or a
 				// new one), and the invariant holds.

@@ -187,36 +187,59 @@ func (e *memEngine) ValidateAdmin(admin, account *rotator.Secret) error {
 	return nil
 }
 
-// call applies a fault and the credential check, as a vendor would.
-func (e *memEngine) call(ctx context.Context, op Op, cred *rotator.Secret) error {
+// call applies a fault and the credential check, as a vendor would. A
+// fault with AfterEffect is returned as after, for the caller to play
+// once it did the work.
+func (e *memEngine) call(ctx context.Context, op Op, cred *rotator.Secret) (after func(context.Context) error, err error) {
 	e.m.mu.Lock()
 	e.m.Calls[string(op)]++
 	e.m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(ctx, e.m.Timeout)
-	defer cancel()
+	after = func(context.Context) error { return nil }
 	if f, ok := e.m.takeFault(op); ok {
-		if f.Delay > 0 {
-			select {
-			case <-time.After(f.Delay):
-			case <-ctx.Done():
-				return fmt.Errorf("%s: %s: %w: timed out", e.m.Caps.Vendor, op, rotator.ErrUnreachable)
+		play := func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, e.m.Timeout)
+			defer cancel()
+			if f.Delay > 0 {
+				select {
+				case <-time.After(f.Delay):
+				case <-ctx.Done():
+					return fmt.Errorf("%s: %s: %w: timed out", e.m.Caps.Vendor, op, rotator.ErrUnreachable)
+				}
 			}
+			if f.Status != 0 {
+				return fmt.Errorf("%s: %s: status %d", e.m.Caps.Vendor, op, f.Status)
+			}
+			return nil
 		}
-		if f.Status != 0 {
-			return fmt.Errorf("%s: %s: status %d", e.m.Caps.Vendor, op, f.Status)
+		if f.AfterEffect {
+			after = play
+		} else if err := play(ctx); err != nil {
+			return nil, err
 		}
 	}
 	v, _ := cred.String("api_key")
 	if !e.m.Works(v) {
-		return fmt.Errorf("%s: %s: status 401: %w", e.m.Caps.Vendor, op, rotator.ErrLoginFailed)
+		return nil, fmt.Errorf("%s: %s: status 401: %w", e.m.Caps.Vendor, op, rotator.ErrLoginFailed)
 	}
-	return nil
+	return after, nil
 }
 
 func (e *memEngine) CreateKey(ctx context.Context, req rotator.CreateKeyRequest) (rotator.CreateKeyResponse, error) {
-	if err := e.call(ctx, OpCreate, req.Admin); err != nil {
+	after, err := e.call(ctx, OpCreate, req.Admin)
+	if err != nil {
 		return rotator.CreateKeyResponse{}, err
 	}
+	resp, err := e.create(req)
+	if err != nil {
+		return resp, err
+	}
+	if err := after(ctx); err != nil {
+		return rotator.CreateKeyResponse{}, err
+	}
+	return resp, nil
+}
+
+func (e *memEngine) create(req rotator.CreateKeyRequest) (rotator.CreateKeyResponse, error) {
 	e.m.mu.Lock()
 	defer e.m.mu.Unlock()
 	live := 0
@@ -246,17 +269,29 @@ func (e *memEngine) CreateKey(ctx context.Context, req rotator.CreateKeyRequest)
 }
 
 func (e *memEngine) TestKey(ctx context.Context, req rotator.TestKeyRequest) error {
-	return e.call(ctx, OpTest, req.Key)
+	after, err := e.call(ctx, OpTest, req.Key)
+	if err != nil {
+		return err
+	}
+	return after(ctx)
 }
 
 func (e *memEngine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
-	if err := e.call(ctx, OpRevoke, req.Admin); err != nil {
+	after, err := e.call(ctx, OpRevoke, req.Admin)
+	if err != nil {
 		return err
 	}
+	if err := e.revoke(req.ID); err != nil {
+		return err
+	}
+	return after(ctx)
+}
+
+func (e *memEngine) revoke(id string) error {
 	e.m.mu.Lock()
 	defer e.m.mu.Unlock()
 	for _, k := range e.m.keys {
-		if k.ID == req.ID {
+		if k.ID == id {
 			if k.active && e.m.Caps.NeedsActivation {
 				return fmt.Errorf("%s: revoke: status 400: deactivate the key first", e.m.Caps.Vendor)
 			}
@@ -267,16 +302,20 @@ func (e *memEngine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error
 }
 
 func (e *memEngine) ListKeys(ctx context.Context, req rotator.ListKeysRequest) ([]rotator.VendorKey, error) {
-	if err := e.call(ctx, OpList, req.Admin); err != nil {
+	after, err := e.call(ctx, OpList, req.Admin)
+	if err != nil {
 		return nil, err
 	}
 	e.m.mu.Lock()
-	defer e.m.mu.Unlock()
 	var out []rotator.VendorKey
 	for _, k := range e.m.keys {
 		if !k.Revoked && !k.admin && strings.HasPrefix(k.Name, req.NamePrefix) {
 			out = append(out, rotator.VendorKey{ID: k.ID, Name: k.Name, Created: k.Created, Active: k.active})
 		}
+	}
+	e.m.mu.Unlock()
+	if err := after(ctx); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -290,16 +329,17 @@ func (e *memEngine) DeactivateKey(ctx context.Context, req rotator.KeyRequest) e
 }
 
 func (e *memEngine) setActive(ctx context.Context, req rotator.KeyRequest, on bool) error {
-	if err := e.call(ctx, OpRevoke, req.Admin); err != nil {
+	after, err := e.call(ctx, OpRevoke, req.Admin)
+	if err != nil {
 		return err
 	}
 	e.m.mu.Lock()
-	defer e.m.mu.Unlock()
 	e.m.Calls["activate="+strconv.FormatBool(on)]++
 	for _, k := range e.m.keys {
 		if k.ID == req.ID {
 			k.active = on
 		}
 	}
-	return nil
+	e.m.mu.Unlock()
+	return after(ctx)
 }

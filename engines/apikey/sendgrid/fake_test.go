@@ -101,9 +101,11 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		sgError(w, 400, "no User-Agent")
 		return
 	}
-	if f.Apply(op, w, r) {
-		return
-	}
+	f.Serve(op, w, r, func(w http.ResponseWriter, r *http.Request) { f.handle(op, need, w, r) })
+}
+
+// handle answers a request as SendGrid does.
+func (f *fake) handle(op keytest.Op, need string, w http.ResponseWriter, r *http.Request) {
 	caller := f.auth(r)
 	if caller == nil {
 		sgError(w, 401, "authorization required")

@@ -62,10 +62,7 @@ func newVendor(t testing.TB) *vendor {
 	v.rc = &Receiver{Store: v.store, KeysManage: true}
 	mux := http.NewServeMux()
 	mux.Handle("/rotator/", http.StripPrefix("/rotator", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v.Apply(opOf(r), w, r) {
-			return
-		}
-		v.rc.ServeHTTP(w, r)
+		v.Serve(opOf(r), w, r, v.rc.ServeHTTP)
 	})))
 	srv := httptest.NewTLSServer(mux)
 	t.Cleanup(srv.Close)
