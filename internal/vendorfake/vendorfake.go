@@ -24,12 +24,14 @@ type Server struct {
 type Classify func(r *http.Request) keytest.Op
 
 // Start serves h over HTTPS until the test ends; a request whose Op has a
-// fault gets the fault's answer instead of h's.
+// fault gets the fault's answer instead of h's (keytest.Faults.Serve: h
+// still acts first for a fault with AfterEffect).
 func Start(t testing.TB, classify Classify, h http.Handler) *Server {
 	t.Helper()
 	f := &keytest.Faults{}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if op := classify(r); op != "" && f.Apply(op, w, r) {
+		if op := classify(r); op != "" {
+			f.Serve(op, w, r, h.ServeHTTP)
 			return
 		}
 		h.ServeHTTP(w, r)
