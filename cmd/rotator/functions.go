@@ -154,6 +154,7 @@ var builtins = []function{
 			}
 			return dualkey.New(e)
 		},
+		Env:     []string{twilio.EnvCreateAPI},
 		Example: `{"account_sid":"AC...","api_key_sid":"SK...","api_key_secret":"...","adminarn":"arn:aws:secretsmanager:...:secret:twilio/admin"}`,
 	},
 	{

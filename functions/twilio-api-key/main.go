@@ -13,7 +13,7 @@ import (
 
 func main() {
 	rotator.StartLambda(func(context.Context) (rotator.Strategy, error) {
-		engine, err := twilio.NewFromEnv() // reads no variable: the secrets say everything
+		engine, err := twilio.NewFromEnv() // $TWILIO_CREATE_API
 		if err != nil {
 			return nil, err
 		}

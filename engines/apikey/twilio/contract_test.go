@@ -21,6 +21,10 @@ func TestTwilioContract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e2010, err := twilio.New(twilio.WithBaseURLs(srv.URL, srv.URL), twilio.WithRootCAs(srv.CAs), twilio.WithCreateVia2010())
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The current key is the one Twilio's example list holds: the strategy
 	// checks that the admin's account holds it before creating anything.
 	ac, sk := "AC"+strings.Repeat("0123456789abcdef", 2), "SK"+strings.Repeat("a", 32)
@@ -45,6 +49,9 @@ func TestTwilioContract(t *testing.T) {
 		if err := e.RevokeKey(ctx, rotator.KeyRequest{Admin: admin, Account: acct, ID: key.ID}); err != nil {
 			t.Fatalf("revoke: %v", err)
 		}
+		if key, err := e2010.CreateKey(ctx, rotator.CreateKeyRequest{Admin: admin, Account: acct, Name: "rotator-0123456789ab-token"}); err != nil || key.ID == "" || key.Value == "" {
+			t.Fatalf("create via 2010-04-01: %q %v", key.ID, err)
+		}
 	}
 
 	// A whole rotation through the strategy and the real handler.
@@ -68,6 +75,7 @@ func TestTwilioContract(t *testing.T) {
 	srv.AssertValid(t)
 	want := map[string]bool{
 		"POST /v1/Keys": false,
+		"POST /2010-04-01/Accounts/" + ac + "/Keys.json":                                           false,
 		"GET /2010-04-01/Accounts/" + ac + "/Keys.json":                                            false,
 		"DELETE /2010-04-01/Accounts/" + ac + "/Keys/" + "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json": false,
 		"GET /2010-04-01/Accounts/" + ac + "/Balance.json":                                         false,

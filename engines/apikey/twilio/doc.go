@@ -2,7 +2,9 @@
 // API keys.
 //
 // A new Standard key is made with IAM v1 (POST https://iam.twilio.com/v1/Keys,
-// AccountSid and FriendlyName); keys are listed and deleted through the
+// AccountSid and FriendlyName), or with POST
+// /2010-04-01/Accounts/{AccountSid}/Keys.json where only the 2010-04-01
+// API is served (TWILIO_CREATE_API=2010); keys are listed and deleted through the
 // 2010-04-01 API (/2010-04-01/Accounts/{AccountSid}/Keys.json and
 // /Keys/{Sid}.json). A key is tested with GET
 // /2010-04-01/Accounts/{AccountSid}/Balance.json authenticated by the key's

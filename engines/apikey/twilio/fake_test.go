@@ -68,7 +68,7 @@ var (
 
 func (f *fake) classify(r *http.Request) keytest.Op {
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == "/v1/Keys":
+	case r.Method == http.MethodPost && (r.URL.Path == "/v1/Keys" || keysPath.MatchString(r.URL.Path)):
 		return keytest.OpCreate
 	case r.Method == http.MethodGet && keysPath.MatchString(r.URL.Path):
 		return keytest.OpList
@@ -132,7 +132,15 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			twilioError(w, 400, 20001, "form body expected")
 			return
 		}
-		if err := r.ParseForm(); err != nil || r.PostForm.Get("AccountSid") != f.account {
+		if err := r.ParseForm(); err != nil {
+			twilioError(w, 400, 20001, "bad form")
+			return
+		}
+		account := r.PostForm.Get("AccountSid")
+		if m := keysPath.FindStringSubmatch(r.URL.Path); m != nil {
+			account = m[1] // the 2010-04-01 create names it in the path
+		}
+		if account != f.account {
 			twilioError(w, 403, 20003, "AccountSid is not yours")
 			return
 		}
@@ -195,9 +203,9 @@ func (f *fake) issue(name string, main bool) *fkey {
 	return k
 }
 
-func (f *fake) engine(t testing.TB) *twilio.Engine {
-	e, err := twilio.New(twilio.WithBaseURLs(f.srv.URL, f.srv.URL), twilio.WithRootCAs(f.srv.CAs),
-		twilio.WithTimeout(300*time.Millisecond), twilio.WithRetries(3, time.Millisecond, 5*time.Millisecond))
+func (f *fake) engine(t testing.TB, opts ...twilio.Option) *twilio.Engine {
+	e, err := twilio.New(append([]twilio.Option{twilio.WithBaseURLs(f.srv.URL, f.srv.URL), twilio.WithRootCAs(f.srv.CAs),
+		twilio.WithTimeout(300 * time.Millisecond), twilio.WithRetries(3, time.Millisecond, 5*time.Millisecond)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

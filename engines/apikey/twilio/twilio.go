@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -55,6 +56,8 @@ var (
 // Engine rotates Twilio API keys. Its zero value is not usable: call New.
 type Engine struct {
 	api, iam *httpapi.Client
+	// via2010 creates keys with the 2010-04-01 API instead of IAM v1.
+	via2010 bool
 }
 
 // Option configures the engine.
@@ -62,8 +65,19 @@ type Option func(*config)
 
 type config struct {
 	apiBase, iamBase string
+	via2010          bool
 	http             []httpapi.Option
 }
+
+// EnvCreateAPI selects the API that creates keys: "iam" (default, IAM v1)
+// or "2010" (POST /2010-04-01/Accounts/{AccountSid}/Keys.json, for an
+// edge or region that serves the 2010-04-01 API only).
+const EnvCreateAPI = "TWILIO_CREATE_API"
+
+// WithCreateVia2010 creates keys with POST
+// /2010-04-01/Accounts/{AccountSid}/Keys.json (Standard keys, as IAM v1's)
+// instead of IAM v1: where only the 2010-04-01 API is served.
+func WithCreateVia2010() Option { return func(c *config) { c.via2010 = true } }
 
 // WithBaseURLs sends the calls to other base URLs than Twilio's (tests;
 // a regional edge such as https://api.dublin.ie1.twilio.com). They come
@@ -101,12 +115,21 @@ func New(opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{api: api, iam: iam}, nil
+	return &Engine{api: api, iam: iam, via2010: c.via2010}, nil
 }
 
-// NewFromEnv is New for a Lambda's main. The engine reads no variables:
-// everything it needs is in the secrets.
-func NewFromEnv(opts ...Option) (*Engine, error) { return New(opts...) }
+// NewFromEnv is New for a Lambda's main: TWILIO_CREATE_API chooses the
+// API that creates keys; everything else is in the secrets.
+func NewFromEnv(opts ...Option) (*Engine, error) {
+	switch v := strings.TrimSpace(os.Getenv(EnvCreateAPI)); v {
+	case "", "iam":
+	case "2010":
+		opts = append([]Option{WithCreateVia2010()}, opts...)
+	default:
+		return nil, fmt.Errorf("%s=%q: want \"iam\" or \"2010\"", EnvCreateAPI, v)
+	}
+	return New(opts...)
+}
 
 // Capabilities describes Twilio to the dual-key strategy.
 func (e *Engine) Capabilities() rotator.KeyCapabilities {
@@ -214,7 +237,7 @@ func managing(admin, account *rotator.Secret) (sid string, h http.Header, secret
 	return sid, basic(user, pass), []string{pass}, nil
 }
 
-// newKey is IAM v1's answer to a create.
+// newKey is the answer to a create (IAM v1's and 2010-04-01's alike).
 type newKey struct {
 	SID          string `json:"sid"`
 	FriendlyName string `json:"friendly_name"`
@@ -222,7 +245,8 @@ type newKey struct {
 	Secret       string `json:"secret"`
 }
 
-// CreateKey makes a Standard key named req.Name with IAM v1.
+// CreateKey makes a Standard key named req.Name with IAM v1 (or the
+// 2010-04-01 API, WithCreateVia2010).
 func (e *Engine) CreateKey(ctx context.Context, req rotator.CreateKeyRequest) (rotator.CreateKeyResponse, error) {
 	sid, h, secrets, err := managing(req.Admin, req.Account)
 	if err != nil {
@@ -232,9 +256,14 @@ func (e *Engine) CreateKey(ctx context.Context, req rotator.CreateKeyRequest) (r
 		return rotator.CreateKeyResponse{}, fmt.Errorf("twilio: key name of %d bytes is longer than the %d Twilio accepts", len(req.Name), MaxNameLength)
 	}
 	form := url.Values{"AccountSid": {sid}, "FriendlyName": {req.Name}}
+	client, path := e.iam, "/v1/Keys"
+	if e.via2010 {
+		form.Del("AccountSid") // in the path instead
+		client, path = e.api, "/2010-04-01/Accounts/"+httpapi.PathEscape(sid)+"/Keys.json"
+	}
 	var out newKey
-	_, err = e.iam.JSON(ctx, httpapi.Request{
-		Op: "create key", Method: http.MethodPost, Path: "/v1/Keys", Header: h,
+	_, err = client.JSON(ctx, httpapi.Request{
+		Op: "create key", Method: http.MethodPost, Path: path, Header: h,
 		Body: []byte(form.Encode()), ContentType: "application/x-www-form-urlencoded",
 		Secrets: secrets,
 	}, &out)

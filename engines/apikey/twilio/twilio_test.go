@@ -31,6 +31,37 @@ func TestBehaviour(t *testing.T) {
 	keytest.Run(t, func(t testing.TB) keytest.Vendor { return newFake(t) })
 }
 
+// Keys made with the 2010-04-01 API (TWILIO_CREATE_API=2010) rotate the
+// same way.
+func TestCreateVia2010(t *testing.T) {
+	t.Setenv(twilio.EnvCreateAPI, "2010")
+	if _, err := twilio.NewFromEnv(); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(twilio.EnvCreateAPI, "v3")
+	if _, err := twilio.NewFromEnv(); err == nil || !strings.Contains(err.Error(), twilio.EnvCreateAPI) {
+		t.Fatalf("bad %s: %v", twilio.EnvCreateAPI, err)
+	}
+	f := newFake(t)
+	e := f.engine(t, twilio.WithCreateVia2010())
+	doc, _ := f.NewSecret(t, "arn")
+	acct := secret(t, doc)
+	key, err := e.CreateKey(context.Background(), rotator.CreateKeyRequest{Admin: secret(t, f.tokenAdmin()), Account: acct, Name: "rotator-x-1"})
+	if err != nil || !f.Works(key.Value) {
+		t.Fatalf("create via 2010-04-01: %v", err)
+	}
+	created := false
+	for _, u := range f.URLs() {
+		if strings.HasPrefix(u, "/v1/Keys") {
+			t.Fatalf("IAM v1 used: %s", u)
+		}
+		created = created || strings.HasSuffix(u, "/Keys.json")
+	}
+	if !created {
+		t.Fatal("no 2010-04-01 create")
+	}
+}
+
 // Hostile or malformed fields are refused with the field named, before
 // any request.
 func TestValidateNamesTheField(t *testing.T) {
