@@ -53,7 +53,7 @@ test:
 ##   package that uses rotatortest's server or Rotate in its tests and reported nothing
 hygiene-summary:
 	@set -e; missing=; \
-	for d in $$(grep -rlE --include='*_test.go' 'rotatortest\.(Rotate|NewServer)\(' . | xargs -n1 dirname | sort -u); do \
+	for d in $$(grep -rlE --include='*_test.go' 'rotatortest\.(Rotate|NewServer)\(|keytest\.Run\(' . | xargs -n1 dirname | sort -u); do \
 	  f='$(HYGIENE_DIR)'/$$(echo $${d#./} | tr / _).hygiene; \
 	  [ -s "$$f" ] || missing="$$missing $${d#./}"; \
 	done; \
