@@ -148,7 +148,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 		// given, the account just made goes again.
 		if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
 			if _, derr := sess.conn.ExecContext(ctx, "DROP USER "+cloneAcct); derr != nil {
-				e.logger(ctx).Warn("mysql: could not drop the clone it could not mark; drop it as an administrator, or grant it the marker role", "user", cloneAcct, "role", CloneMarkerRole)
+				e.cfg.Logger(ctx).Warn("mysql: could not drop the clone it could not mark; drop it as an administrator, or grant it the marker role", "user", cloneAcct, "role", CloneMarkerRole)
 			}
 			return resp, err
 		}
@@ -158,7 +158,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	more, err := e.syncClone(ctx, sess, op, t, baseAcct, cloneAcct)
 	changes = append(changes, more...)
 	if len(changes) > 0 {
-		e.logger(ctx).Info("mysql: clone aligned with its template", "user", cloneAcct, "template", baseAcct, "changes", changes)
+		e.cfg.Logger(ctx).Info("mysql: clone aligned with its template", "user", cloneAcct, "template", baseAcct, "changes", changes)
 	}
 	return resp, err
 }
@@ -282,7 +282,7 @@ func (e *Engine) adoptStranded(ctx context.Context, sess *session, op string, t 
 	if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
 		return false, err
 	}
-	e.logger(ctx).Info("mysql: adopted the clone a previous attempt of this rotation created but could not mark (its password is this rotation's pending password)", "user", cloneAcct, "role", CloneMarkerRole)
+	e.cfg.Logger(ctx).Info("mysql: adopted the clone a previous attempt of this rotation created but could not mark (its password is this rotation's pending password)", "user", cloneAcct, "role", CloneMarkerRole)
 	return true, nil
 }
 

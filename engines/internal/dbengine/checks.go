@@ -1,0 +1,18 @@
+package dbengine
+
+import "github.com/rotatorkit/rotator/rotator"
+
+// Pass is a passed preflight check.
+func Pass(name, detail string) rotator.Check {
+	return rotator.Check{Name: name, Status: rotator.CheckPass, Detail: detail}
+}
+
+// Fail is a failed preflight check, with what to do about it.
+func Fail(name, detail, fix string) rotator.Check {
+	return rotator.Check{Name: name, Status: rotator.CheckFail, Detail: detail, Fix: fix}
+}
+
+// Skip is a preflight check that does not apply, or could not run.
+func Skip(name, detail string) rotator.Check {
+	return rotator.Check{Name: name, Status: rotator.CheckSkip, Detail: detail}
+}

@@ -1,0 +1,39 @@
+package dbengine
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// ErrorText is the text of an engine's Error: "<engine>: <op>[ as
+// "<user>"][ on <host>:<port>]: <reason>[ (<code>)]". It holds what the
+// Error holds and nothing else, so never a password.
+func ErrorText(engine, op, user, host string, port int, reason, code string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", engine, op)
+	if user != "" {
+		fmt.Fprintf(&b, " as %q", user)
+	}
+	if host != "" {
+		fmt.Fprintf(&b, " on %s", net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	b.WriteString(": ")
+	b.WriteString(reason)
+	if code != "" {
+		fmt.Fprintf(&b, " (%s)", code)
+	}
+	return b.String()
+}
+
+// Unwrap is an engine's Error.Unwrap: its sentinels, then its cause (when
+// there is one), for errors.Is and errors.As.
+func Unwrap(kind []error, cause error) []error {
+	out := make([]error, 0, len(kind)+1)
+	out = append(out, kind...)
+	if cause != nil {
+		out = append(out, cause)
+	}
+	return out
+}
