@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -60,19 +61,10 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	if err != nil {
 		return resp, err
 	}
-	if req.Template != "" {
-		if err := checkUserName("template", req.Template); err != nil {
-			return resp, err
-		}
-		switch req.Username {
-		case req.Template:
-			return resp, e.newError(op, t, "the user and its template are the same user "+quoteIdent(req.Username), nil, rotator.ErrInvalidField)
-		case t.username:
-			return resp, e.newError(op, t, "the user to clone into is the master user itself", nil, rotator.ErrInvalidField)
-		}
-		if err := checkNewPassword(req.Password); err != nil {
-			return resp, err
-		}
+	if err := names.CheckTemplate(req, t.username, func(reason string) error {
+		return e.newError(op, t, reason, nil, rotator.ErrInvalidField)
+	}); err != nil {
+		return resp, err
 	}
 	sess, err := e.connect(ctx, op, t)
 	if err != nil {
@@ -523,3 +515,6 @@ func (e *Engine) syncAccountOptions(ctx context.Context, sess *session, op strin
 	}
 	return exec(strings.ToLower(strings.Join(clauses, " ")), "ALTER USER "+cloneAcct+" "+strings.Join(clauses, " "))
 }
+
+// names checks the user names and passwords EnsureUser is given.
+var names = dbengine.Names{Check: checkUserName, NewPassword: checkNewPassword, Quote: quoteIdent, Noun: "user"}

@@ -196,7 +196,7 @@ const (
 // connectError classifies a failure to connect.
 func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) error {
 	if gi.refusal != nil {
-		kind := gi.refusal.kind
+		kind := gi.refusal.Kind
 		return e.newError(op, t, authRefusalReason(gi.refusal, t.tls), nil, rotator.ErrUnreachable, kind)
 	}
 	if gi.tlsErr != nil {

@@ -148,7 +148,7 @@ func (e *Engine) newError(op string, t *target, reason string, cause error, kind
 func (e *Engine) connectError(op string, t *target, err error) error {
 	var refused *authRefusedError
 	if errors.As(err, &refused) {
-		return e.newError(op, t, authRefusalReason(refused, t.tls), nil, rotator.ErrUnreachable, refused.kind)
+		return e.newError(op, t, authRefusalReason(refused, t.tls), nil, rotator.ErrUnreachable, refused.Kind)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

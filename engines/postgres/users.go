@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -66,19 +67,10 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	if err := checkRoleName(rotator.FieldUsername, req.Username); err != nil {
 		return resp, err
 	}
-	if req.Template != "" {
-		if err := checkRoleName("template", req.Template); err != nil {
-			return resp, err
-		}
-		switch req.Username {
-		case req.Template:
-			return resp, e.newError(op, t, "the user and its template are the same role "+quote(req.Username), nil, rotator.ErrInvalidField)
-		case t.username:
-			return resp, e.newError(op, t, "the user to clone into is the master user itself", nil, rotator.ErrInvalidField)
-		}
-		if err := checkNewPassword(req.Password); err != nil {
-			return resp, err
-		}
+	if err := names.CheckTemplate(req, t.username, func(reason string) error {
+		return e.newError(op, t, reason, nil, rotator.ErrInvalidField)
+	}); err != nil {
+		return resp, err
 	}
 	conn, err := e.connect(ctx, op, t)
 	if err != nil {
@@ -524,3 +516,6 @@ func splitGUCList(s string) []string {
 		i++ // the comma
 	}
 }
+
+// names checks the role names and passwords EnsureUser is given.
+var names = dbengine.Names{Check: checkRoleName, NewPassword: checkNewPassword, Quote: quote, Noun: "role"}

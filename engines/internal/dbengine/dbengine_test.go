@@ -3,6 +3,7 @@ package dbengine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -101,5 +102,59 @@ func TestChecks(t *testing.T) {
 	}
 	if Fail("a", "d", "fix").Fix != "fix" {
 		t.Error("Fail drops the fix")
+	}
+}
+
+func TestCheckTemplate(t *testing.T) {
+	errName := errors.New("bad name")
+	errPassword := errors.New("bad password")
+	n := Names{
+		Check: func(field, name string) error {
+			if name == "bad" {
+				return fmt.Errorf("%s: %w", field, errName)
+			}
+			return nil
+		},
+		NewPassword: func(pw string) error {
+			if pw == "" {
+				return errPassword
+			}
+			return nil
+		},
+		Quote: func(s string) string { return "`" + s + "`" },
+		Noun:  "user",
+	}
+	invalid := func(reason string) error { return errors.New("invalid: " + reason) }
+	tests := []struct {
+		name string
+		req  rotator.EnsureUserRequest
+		want string // "": nil
+	}{
+		{"no template", rotator.EnsureUserRequest{Username: "app"}, ""},
+		{"clone", rotator.EnsureUserRequest{Username: "app_clone", Template: "app", Password: "pw"}, ""},
+		{"bad template", rotator.EnsureUserRequest{Username: "app", Template: "bad", Password: "pw"}, "template: bad name"},
+		{"same", rotator.EnsureUserRequest{Username: "app", Template: "app", Password: "pw"}, "invalid: the user and its template are the same user `app`"},
+		{"master", rotator.EnsureUserRequest{Username: "admin", Template: "app", Password: "pw"}, "invalid: the user to clone into is the master user itself"},
+		{"password", rotator.EnsureUserRequest{Username: "app_clone", Template: "app"}, "bad password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := n.CheckTemplate(tt.req, "admin", invalid)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Fatalf("CheckTemplate = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuthRefusal(t *testing.T) {
+	errMethod := errors.New("authentication method refused")
+	var err error = &AuthRefusal{Method: "md5 password authentication", OptIn: "X", Kind: errMethod}
+	if !errors.Is(err, errMethod) || err.Error() != "refused before sending any credential: the server asked for md5 password authentication" {
+		t.Fatalf("AuthRefusal: %v (Is %v)", err, errors.Is(err, errMethod))
 	}
 }

@@ -37,3 +37,21 @@ func Unwrap(kind []error, cause error) []error {
 	}
 	return out
 }
+
+// AuthRefusal is an engine guard's refusal of what a server asked for
+// during authentication, before any credential was sent.
+type AuthRefusal struct {
+	// Method is what the server asked for, as the errors say it.
+	Method string
+	// OptIn is the environment variable that would allow it ("": none).
+	OptIn string
+	// Kind is the engine's sentinel (its ErrAuthMethod, ...).
+	Kind error
+}
+
+func (e *AuthRefusal) Error() string {
+	return "refused before sending any credential: the server asked for " + e.Method
+}
+
+// Unwrap gives errors.Is the engine's sentinel.
+func (e *AuthRefusal) Unwrap() error { return e.Kind }
