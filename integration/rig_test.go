@@ -321,3 +321,29 @@ func withPort(t *testing.T, s *rotator.Secret, host string, port int) *rotator.S
 	}
 	return s
 }
+
+// rotateEach rotates each rig n times in turn, failing the test at the
+// first rotation that does not succeed.
+func rotateEach(t *testing.T, n int, rigs ...*rig) {
+	t.Helper()
+	for range n {
+		for _, r := range rigs {
+			if out := r.rotate(); !out.Succeeded {
+				t.Fatal(out.Err)
+			}
+		}
+	}
+}
+
+// assertStagesNotIn fails the test when a rig's AWSCURRENT or AWSPREVIOUS
+// password appears in log (every statement a server received).
+func assertStagesNotIn(t *testing.T, log string, rigs ...*rig) {
+	t.Helper()
+	for _, r := range rigs {
+		for _, stage := range []string{"AWSCURRENT", "AWSPREVIOUS"} {
+			if strings.Contains(log, r.stage(stage).Password()) {
+				t.Fatal("a generated password reached the server in plaintext")
+			}
+		}
+	}
+}
