@@ -30,12 +30,7 @@ import (
 // too. who prefixes the names ("master" for a master secret; "" for the
 // rotated secret).
 func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who string) []rotator.Check {
-	name := func(n string) string {
-		if who == "" {
-			return n
-		}
-		return who + " " + n
-	}
+	name := dbengine.CheckNamer(who).Name
 	if e.cfg.Err != nil {
 		return []rotator.Check{dbengine.Fail(name("engine configuration"), e.cfg.Err.Error(),
 			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" / $"+EnvAllowCleartext+" (or the engine's options)")}
@@ -76,10 +71,7 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 			return append(out, dbengine.Skip(name("login"), "the server cannot be reached as the secret says"))
 		}
 	}
-	loginName := name("login")
-	if who == "" {
-		loginName = "login with AWSCURRENT"
-	}
+	loginName := dbengine.CheckNamer(who).Login()
 	sess, err := e.connect(ctx, "login", t)
 	if err != nil {
 		return append(out, dbengine.Fail(loginName, err.Error(), pfLoginFix(t, err)))

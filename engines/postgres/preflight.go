@@ -53,12 +53,7 @@ type PreflightCheck = rotator.Check
 // secret being rotated). A check that cannot run because an earlier one
 // failed is SKIP.
 func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who string) []PreflightCheck {
-	name := func(n string) string {
-		if who == "" {
-			return n
-		}
-		return who + " " + n
-	}
+	name := dbengine.CheckNamer(who).Name
 	var out []PreflightCheck
 	if e.cfg.Err != nil {
 		out = append(out, dbengine.Fail(name("engine configuration"), e.cfg.Err.Error(),
@@ -131,10 +126,7 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	}
 
 	// Login.
-	loginName := name("login")
-	if who == "" {
-		loginName = "login with AWSCURRENT"
-	}
+	loginName := dbengine.CheckNamer(who).Login()
 	switch {
 	case parseErr != nil:
 		out = append(out, dbengine.Skip(loginName, "the secret's fields are invalid"))

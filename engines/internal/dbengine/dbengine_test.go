@@ -158,3 +158,17 @@ func TestAuthRefusal(t *testing.T) {
 		t.Fatalf("AuthRefusal: %v (Is %v)", err, errors.Is(err, errMethod))
 	}
 }
+
+func TestCheckNamer(t *testing.T) {
+	for _, tt := range []struct{ who, name, login string }{
+		{"", "TCP connect", "login with AWSCURRENT"},
+		{"master", "master TCP connect", "master login"},
+	} {
+		if got := CheckNamer(tt.who).Name("TCP connect"); got != tt.name {
+			t.Errorf("Name(%q) = %q, want %q", tt.who, got, tt.name)
+		}
+		if got := CheckNamer(tt.who).Login(); got != tt.login {
+			t.Errorf("Login(%q) = %q, want %q", tt.who, got, tt.login)
+		}
+	}
+}
