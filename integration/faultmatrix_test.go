@@ -237,18 +237,10 @@ func (c *fmCase) begin(token string) {
 // value returns the secret's value at a version, or nil; every password
 // read is remembered for the checks and the leak scan.
 func (c *fmCase) value(versionID string) *rotator.Secret {
-	if versionID == "" {
-		return nil
+	s := secretAt(c.t, c.sm, c.arn, versionID)
+	if s != nil {
+		c.remember(s)
 	}
-	v, ok := c.sm.ValueOf(c.arn, versionID)
-	if !ok {
-		return nil
-	}
-	s, err := rotator.ParseSecret(v)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.remember(s)
 	return s
 }
 

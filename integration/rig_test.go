@@ -90,18 +90,26 @@ func (r *rig) rotate() rotatortest.RotationOutcome {
 	return out
 }
 
+// valueAt is the rig's secret at a version (nil: none).
 func (r *rig) valueAt(versionID string) *rotator.Secret {
 	r.t.Helper()
+	return secretAt(r.t, r.sm, r.arn, versionID)
+}
+
+// secretAt parses a secret's value at a version; nil when versionID is ""
+// or names no version.
+func secretAt(t *testing.T, sm *rotatortest.Server, arn, versionID string) *rotator.Secret {
+	t.Helper()
 	if versionID == "" {
 		return nil
 	}
-	v, ok := r.sm.ValueOf(r.arn, versionID)
+	v, ok := sm.ValueOf(arn, versionID)
 	if !ok {
 		return nil
 	}
 	s, err := rotator.ParseSecret(v)
 	if err != nil {
-		r.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return s
 }
