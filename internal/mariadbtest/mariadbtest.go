@@ -208,7 +208,7 @@ func StopAll() {
 // Main runs the tests and then stops every server this package started:
 //
 //	func TestMain(m *testing.M) { mariadbtest.Main(m) }
-func Main(m *testing.M) {
+func Main(m testmain.M) {
 	testmain.Run(m, "mariadbtest", Activate())
 }
 

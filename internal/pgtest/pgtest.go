@@ -192,7 +192,7 @@ func stopAll() {
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
 // SIGINT and SIGTERM also stop the servers before the binary exits.
-func Main(m *testing.M) {
+func Main(m testmain.M) {
 	testmain.Run(m, "pgtest", Activate())
 }
 

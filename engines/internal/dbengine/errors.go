@@ -5,19 +5,22 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/rotatorkit/rotator/rotator"
 )
 
 // ErrorText is the text of an engine's Error: "<engine>: <op>[ as
-// "<user>"][ on <host>:<port>]: <reason>[ (<code>)]". It holds what the
-// Error holds and nothing else, so never a password.
+// "<user>"][ on <host>:<port>]: <reason>[ (<code>)]", the user quoted
+// (rotator.Quote) and the address made printable (rotator.Printable). It
+// holds what the Error holds and nothing else, so never a password.
 func ErrorText(engine, op, user, host string, port int, reason, code string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", engine, op)
 	if user != "" {
-		fmt.Fprintf(&b, " as %q", user)
+		fmt.Fprintf(&b, " as %s", rotator.Quote(user))
 	}
 	if host != "" {
-		fmt.Fprintf(&b, " on %s", net.JoinHostPort(host, strconv.Itoa(port)))
+		fmt.Fprintf(&b, " on %s", rotator.Printable(net.JoinHostPort(host, strconv.Itoa(port))))
 	}
 	b.WriteString(": ")
 	b.WriteString(reason)
