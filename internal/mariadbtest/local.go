@@ -127,6 +127,16 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	if err := os.Chmod(dir, 0o711); err != nil {
 		return nil, "", fmt.Errorf("mariadbtest: %w", err)
 	}
+	// The server's temporary tables go in a directory of its own: in the
+	// shared /tmp, servers installing at once removed one another's
+	// (mariadb-install-db: "Unknown table mysql.tmp_user_sys").
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: %w", err)
+	}
+	if err := chown(tmp); err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: chown %s: %w", tmp, err)
+	}
 	writeFile := func(name string, data []byte, mode os.FileMode) (string, error) {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, data, mode); err != nil {
@@ -148,7 +158,7 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 		RequireSecureTransport: cfg.requireSecure,
 	}
 	install := exec.CommandContext(ctx, bins.install, "--no-defaults", "--datadir="+s.DataDir,
-		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve")
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve", "--tmpdir="+tmp)
 	install.Dir = dir
 	install.Env = childEnv()
 	install.SysProcAttr = procAttr(cred)
@@ -160,6 +170,7 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + s.DataDir,
+		"--tmpdir=" + tmp,
 		"--bind-address=127.0.0.1",
 		"--socket=" + sock,
 		"--pid-file=" + filepath.Join(dir, "mysqld.pid"),
