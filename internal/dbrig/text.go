@@ -3,11 +3,14 @@ package dbrig
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"strings"
 
 	"github.com/rotatorkit/rotator/internal/testbackend"
+	"github.com/rotatorkit/rotator/rotator"
 )
 
 // ChildEnv is this process's environment without the variables beginning
@@ -109,3 +112,24 @@ func StartLine(s Start) string {
 // LogStart writes StartLine(s) to stderr, which `go test -v` and a failing
 // package's output show.
 func LogStart(s Start) { fmt.Fprint(os.Stderr, StartLine(s)) }
+
+// Secret returns an RDS-style secret of fields (engine, host, port,
+// username, password...) with the TLS fields of a server: "ssl": useTLS,
+// and the CA's PEM in "sslrootcert" when useTLS and caPEM is not empty.
+// It panics on values that do not make a secret (rigs pass plain ones).
+func Secret(fields map[string]any, useTLS bool, caPEM []byte) *rotator.Secret {
+	m := maps.Clone(fields)
+	m["ssl"] = useTLS
+	if useTLS && len(caPEM) > 0 {
+		m["sslrootcert"] = string(caPEM)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	sec, err := rotator.ParseSecret(string(b))
+	if err != nil {
+		panic(err)
+	}
+	return sec
+}
