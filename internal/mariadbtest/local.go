@@ -3,15 +3,12 @@
 package mariadbtest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"github.com/rotatorkit/rotator/internal/pgserver"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +16,9 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/rotatorkit/rotator/internal/dbrig"
+	"github.com/rotatorkit/rotator/internal/pgserver"
 )
 
 const localDirPrefix = "rotator-mariadbtest-"
@@ -60,36 +60,6 @@ func findBinaries() (binaries, string) {
 	return b, ""
 }
 
-// serverCredential: as root, the server runs as the `mysql` OS user.
-func serverCredential() (*syscall.Credential, string) {
-	if os.Geteuid() != 0 {
-		return nil, ""
-	}
-	u, err := user.Lookup("mysql")
-	if err != nil {
-		return nil, "running as root and there is no 'mysql' OS user to run the server as"
-	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err1 != nil || err2 != nil {
-		return nil, "cannot parse the 'mysql' OS user's uid/gid"
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, ""
-}
-
-// childEnv is this process's environment without MYSQL_* variables
-// (MYSQL_PWD, MYSQL_HOST...), which would change what the tools do.
-func childEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "MYSQL_") || strings.HasPrefix(kv, "MARIADB_") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "LC_ALL=C")
-}
-
 // startLocal makes a data directory in a temporary directory and starts a
 // server on it. A non-empty skip says local mode is not possible here.
 func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ error) {
@@ -97,42 +67,28 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	if why != "" {
 		return nil, "no local MariaDB binaries (" + why + ")", nil
 	}
-	cred, why := serverCredential()
+	cred, why := dbrig.RunAs("mysql", "")
 	if why != "" {
 		return nil, why, nil
 	}
-	sweepStale()
-	dir, err := os.MkdirTemp("", localDirPrefix)
+	dbrig.SweepStale(localDirPrefix, "mysqld.pid", syscall.SIGKILL)
+	wd, err := dbrig.NewWorkDir(localDirPrefix, cred)
 	if err != nil {
 		return nil, "", fmt.Errorf("mariadbtest: %w", err)
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			_ = os.RemoveAll(dir)
+			_ = wd.Remove()
 		}
 	}()
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		return nil, "", fmt.Errorf("mariadbtest: %w", err)
-	}
-	chown := func(p string) error {
-		if cred == nil {
-			return nil
-		}
-		return os.Chown(p, int(cred.Uid), int(cred.Gid))
-	}
-	if err := chown(dir); err != nil {
-		return nil, "", fmt.Errorf("mariadbtest: chown %s: %w", dir, err)
-	}
-	if err := os.Chmod(dir, 0o711); err != nil {
-		return nil, "", fmt.Errorf("mariadbtest: %w", err)
-	}
+	dir := wd.Path
 	writeFile := func(name string, data []byte, mode os.FileMode) (string, error) {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, mode); err != nil {
+		p, err := wd.WriteFile(name, data, mode)
+		if err != nil {
 			return "", fmt.Errorf("mariadbtest: %w", err)
 		}
-		return p, chown(p)
+		return p, nil
 	}
 
 	s := &Server{
@@ -150,8 +106,10 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	install := exec.CommandContext(ctx, bins.install, "--no-defaults", "--datadir="+s.DataDir,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve")
 	install.Dir = dir
-	install.Env = childEnv()
-	install.SysProcAttr = procAttr(cred)
+	// Without MYSQL_* and MARIADB_* variables (MYSQL_PWD, MYSQL_HOST...),
+	// which would change what the tools do.
+	install.Env = dbrig.ChildEnv("MYSQL_", "MARIADB_")
+	install.SysProcAttr = dbrig.ProcAttr(cred, syscall.SIGKILL, true)
 	if out, err := install.CombinedOutput(); err != nil {
 		return nil, "", fmt.Errorf("mariadbtest: %s: %v\n%s", filepath.Base(bins.install), err, out)
 	}
@@ -197,95 +155,82 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 		}
 	}
 
-	var lastErr error
-	for range 3 {
-		port, err := freePort()
-		if err != nil {
-			return nil, "", fmt.Errorf("mariadbtest: free port: %w", err)
-		}
+	err = dbrig.OnFreePort(func(port int) error {
 		s.Port = port
 		stop, err := runServer(ctx, s, bins.server, cred, dir, sock, append(args, "--port="+strconv.Itoa(port)))
-		if err == nil {
-			s.stopFn = func() error {
-				err := stop()
-				if rerr := os.RemoveAll(dir); err == nil {
-					err = rerr
-				}
-				return err
-			}
-			s.logFn = func() (string, error) {
-				b, err := os.ReadFile(s.LogFile)
-				return string(b), err
-			}
-			ok = true
-			return s, "", nil
+		if err != nil {
+			return err
 		}
-		lastErr = err
-		if !errors.Is(err, errPortTaken) {
-			break
+		s.stopFn = func() error {
+			err := stop()
+			if rerr := wd.Remove(); err == nil {
+				err = rerr
+			}
+			return err
 		}
+		s.logFn = func() (string, error) {
+			b, err := os.ReadFile(s.LogFile)
+			return string(b), err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: %w", err)
 	}
-	return nil, "", lastErr
+	ok = true
+	return s, "", nil
 }
 
 // runServer starts the server, waits until it answers on its socket, then
 // gives root a password (hashed here) and checks a TCP login.
 func runServer(ctx context.Context, s *Server, server string, cred *syscall.Credential, dir, sock string, args []string) (func() error, error) {
-	start := fileSize(s.ErrorLog)
+	start := dbrig.FileSize(s.ErrorLog)
 	cmd := exec.Command(server, args...)
 	cmd.Dir = dir
-	cmd.Env = childEnv()
-	cmd.SysProcAttr = procAttr(cred)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("mariadbtest: start %s: %w", filepath.Base(server), err)
+	cmd.Env = dbrig.ChildEnv("MYSQL_", "MARIADB_")
+	cmd.SysProcAttr = dbrig.ProcAttr(cred, syscall.SIGKILL, true)
+	proc, err := dbrig.StartProcess(cmd, dbrig.StopStep{Signal: syscall.SIGTERM, Wait: 20 * time.Second})
+	if err != nil {
+		return nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-			return nil
-		case <-time.After(20 * time.Second):
+		if err := proc.Stop(); err != nil {
+			return fmt.Errorf("mariadbtest: %w", err)
 		}
-		_ = cmd.Process.Kill()
-		<-done
-		return errors.New("mariadbtest: the server did not stop in 20s; killed")
+		return nil
 	}
-
-	deadline := time.Now().Add(90 * time.Second)
 	var root *sql.DB
-	for root == nil {
-		select {
-		case err := <-done:
-			log := logSince(s.ErrorLog, start)
-			if strings.Contains(log, "Address already in use") || strings.Contains(log, "Can't start server: Bind") {
-				return nil, fmt.Errorf("%w: %d", errPortTaken, s.Port)
-			}
-			return nil, fmt.Errorf("mariadbtest: the server exited during start-up (%v); log:\n%s", err, log)
-		case <-ctx.Done():
-			_ = stop()
-			return nil, fmt.Errorf("mariadbtest: start-up interrupted: %w", ctx.Err())
-		default:
+	err = proc.WaitReady(ctx, 90*time.Second, 50*time.Millisecond, func() bool {
+		if _, err := os.Stat(sock); err != nil {
+			return false
 		}
-		if _, err := os.Stat(sock); err == nil {
-			c := mysql.NewConfig()
-			c.User, c.Net, c.Addr = "root", "unix", sock
-			c.Timeout = 2 * time.Second
-			if conn, err := mysql.NewConnector(c); err == nil {
-				db := sql.OpenDB(conn)
-				if db.PingContext(ctx) == nil {
-					root = db
-					break
-				}
-				db.Close()
-			}
+		c := mysql.NewConfig()
+		c.User, c.Net, c.Addr = "root", "unix", sock
+		c.Timeout = 2 * time.Second
+		conn, err := mysql.NewConnector(c)
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			_ = stop()
-			return nil, fmt.Errorf("mariadbtest: the server is not ready after 90s; log:\n%s", logSince(s.ErrorLog, start))
+		db := sql.OpenDB(conn)
+		if db.PingContext(ctx) != nil {
+			db.Close()
+			return false
 		}
-		time.Sleep(50 * time.Millisecond)
+		root = db
+		return true
+	})
+	var exited *dbrig.ExitError
+	switch {
+	case errors.As(err, &exited):
+		log := dbrig.LogSince(s.ErrorLog, start)
+		if strings.Contains(log, "Address already in use") || strings.Contains(log, "Can't start server: Bind") {
+			return nil, fmt.Errorf("%w: %d", dbrig.ErrPortTaken, s.Port)
+		}
+		return nil, fmt.Errorf("the server %v; log:\n%s", err, log)
+	case errors.Is(err, dbrig.ErrNotReady):
+		return nil, fmt.Errorf("the server is %v; log:\n%s", err, dbrig.LogSince(s.ErrorLog, start))
+	case err != nil:
+		return nil, err
 	}
 	defer root.Close()
 	if err := secureAccounts(ctx, root, s); err != nil {
@@ -297,74 +242,13 @@ func runServer(ctx context.Context, s *Server, server string, cred *syscall.Cred
 	db, err := s.Connect(rctx, s.SuperUser, s.SuperPassword)
 	if err != nil {
 		_ = stop()
-		return nil, fmt.Errorf("mariadbtest: the server started but root cannot log in over TCP: %v; log:\n%s", err, logSince(s.ErrorLog, start))
+		return nil, fmt.Errorf("the server started but root cannot log in over TCP: %v; log:\n%s", err, dbrig.LogSince(s.ErrorLog, start))
 	}
 	defer db.Close()
 	if err := db.QueryRowContext(rctx, "SELECT VERSION()").Scan(&s.Version); err != nil {
 		_ = stop()
-		return nil, fmt.Errorf("mariadbtest: %w", err)
+		return nil, err
 	}
 	s.MariaDB = strings.Contains(strings.ToLower(s.Version), "mariadb")
 	return stop, nil
-}
-
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-func logSince(path string, off int64) string {
-	b, err := os.ReadFile(path)
-	if err != nil || off > int64(len(b)) {
-		return ""
-	}
-	return string(b[off:])
-}
-
-// sweepStale removes directories left by test processes that died without
-// stopping their servers (the parent-death signal kills the server; its
-// directory stays).
-func sweepStale() {
-	entries, err := os.ReadDir(os.TempDir())
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), localDirPrefix) {
-			continue
-		}
-		dir := filepath.Join(os.TempDir(), e.Name())
-		b, err := os.ReadFile(filepath.Join(dir, "owner.pid"))
-		if err != nil {
-			continue
-		}
-		owner, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || alive(owner) {
-			continue
-		}
-		if pb, err := os.ReadFile(filepath.Join(dir, "mysqld.pid")); err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(pb))); err == nil && alive(pid) {
-				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-				if !bytes.Contains(cmdline, []byte(dir)) {
-					continue
-				}
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-				for i := 0; i < 100 && alive(pid); i++ {
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-		}
-		_ = os.RemoveAll(dir)
-	}
-}
-
-func alive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

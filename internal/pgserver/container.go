@@ -177,4 +177,3 @@ func containerError(ctx context.Context, image string, err error) error {
 	}
 	return fmt.Errorf("pgserver: container %s: %w", image, err)
 }
-

@@ -178,10 +178,22 @@ func (r *Registry[S]) Main(m *testing.M) {
 // which stop it when the binary exits.
 func (r *Registry[S]) Shared(t testing.TB, key string, start StartFunc[S]) S {
 	t.Helper()
+	s, skip := r.Try(t, "Shared", key, start)
+	if skip != "" {
+		r.need.Unavailable(t, skip)
+	}
+	return s
+}
+
+// Try is Shared for a caller (named by fn, for the message when TestMain
+// did not activate the registry) that handles "no server" itself: it
+// returns the reason instead of skipping. A start that failed fails t.
+func (r *Registry[S]) Try(t testing.TB, fn, key string, start StartFunc[S]) (S, string) {
+	t.Helper()
 	r.mu.Lock()
 	if !r.mainActive {
 		r.mu.Unlock()
-		t.Fatalf("%[1]s.Shared needs TestMain to call %[1]s.Main(m) (or Activate), which stops the shared servers when the test binary exits; use %[1]s.Start for a per-test server", r.rig)
+		t.Fatalf("%[1]s.%[2]s needs TestMain to call %[1]s.Main(m) (or Activate), which stops the shared servers when the test binary exits; use %[1]s.Start for a per-test server", r.rig, fn)
 	}
 	if r.shared == nil {
 		r.shared = map[string]*entry[S]{}
@@ -193,13 +205,10 @@ func (r *Registry[S]) Shared(t testing.TB, key string, start StartFunc[S]) S {
 	}
 	r.mu.Unlock()
 	e.once.Do(func() { e.srv, e.skip, e.err = start() })
-	switch {
-	case e.err != nil:
+	if e.err != nil {
 		t.Fatal(e.err)
-	case e.skip != "":
-		r.need.Unavailable(t, e.skip)
 	}
-	return e.srv
+	return e.srv, e.skip
 }
 
 // Start starts a server for t alone and stops it when t ends.
