@@ -38,12 +38,85 @@ func RunAs(name, note string) (cred *syscall.Credential, why string) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, ""
 }
 
+// Local is how a rig lays out its local servers' directories.
+type Local struct {
+	// Prefix begins the directories' names ("rotator-pgserver-").
+	Prefix string
+	// User is the OS user a server runs as when this process is root
+	// ("postgres"); Note ends the reason when there is none.
+	User, Note string
+	// PIDFile is where a server writes its pid, relative to the
+	// directory ("data/postmaster.pid"), and SweepSignal what SweepStale
+	// sends a server left running.
+	PIDFile     string
+	SweepSignal syscall.Signal
+}
+
+// Prepare removes what dead processes left (SweepStale) and makes a
+// WorkDir for a new server. skip is non-empty when a local server is not
+// possible here (no OS user to run it as).
+func (l Local) Prepare() (_ *WorkDir, skip string, _ error) {
+	cred, why := RunAs(l.User, l.Note)
+	if why != "" {
+		return nil, why, nil
+	}
+	SweepStale(l.Prefix, l.PIDFile, l.SweepSignal)
+	d, err := NewWorkDir(l.Prefix, cred)
+	return d, "", err
+}
+
 // WorkDir is a temporary directory a local server lives in, owned by the
 // server's OS user (cred; nil for this process's).
 type WorkDir struct {
 	// Path is the directory.
 	Path string
 	cred *syscall.Credential
+	kept bool
+}
+
+// Cred is the OS identity the server runs as (nil: this process's).
+func (d *WorkDir) Cred() *syscall.Credential { return d.cred }
+
+// Keep marks the directory as in use by a running server: Discard leaves
+// it.
+func (d *WorkDir) Keep() { d.kept = true }
+
+// Discard removes the directory unless Keep was called: deferred by a
+// start that may fail half-way.
+func (d *WorkDir) Discard() {
+	if !d.kept {
+		_ = d.Remove()
+	}
+}
+
+// StopFunc returns a function that runs stop, then removes the directory:
+// a local server's Stop.
+func (d *WorkDir) StopFunc(stop func() error) func() error {
+	return func() error {
+		err := stop()
+		if rerr := d.Remove(); err == nil {
+			err = rerr
+		}
+		return err
+	}
+}
+
+// TLSFiles are the paths of a server's TLS files in its WorkDir.
+type TLSFiles struct{ CA, Cert, Key string }
+
+// WriteTLS writes b's CA, certificate and key (readable by the server's
+// user alone) into the directory under names, and returns their paths.
+func (d *WorkDir) WriteTLS(b CertBundle, names TLSFiles) (TLSFiles, error) {
+	var f TLSFiles
+	var err error
+	if f.CA, err = d.WriteFile(names.CA, b.CAPEM, 0o644); err != nil {
+		return f, err
+	}
+	if f.Cert, err = d.WriteFile(names.Cert, b.CertPEM, 0o644); err != nil {
+		return f, err
+	}
+	f.Key, err = d.WriteFile(names.Key, b.KeyPEM, 0o600)
+	return f, err
 }
 
 // NewWorkDir makes a directory named prefix+random in the temporary

@@ -50,6 +50,15 @@ func LogSince(path string, off int64) string {
 	return string(b[off:])
 }
 
+// FileReader returns a function that reads the file at path: a local
+// server's log reader.
+func FileReader(path string) func() (string, error) {
+	return func() (string, error) {
+		b, err := os.ReadFile(path)
+		return string(b), err
+	}
+}
+
 // RandomHex returns n random bytes in hex: a rig's superuser password.
 func RandomHex(n int) string {
 	b := make([]byte, n)

@@ -16,7 +16,6 @@ import (
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"github.com/rotatorkit/rotator/internal/dbrig"
-	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 )
 
@@ -174,7 +173,7 @@ func runContainer(ctx context.Context, fl flavour, port int, useTLS bool, tlsHos
 	}
 	var tmp string
 	if useTLS {
-		b, err := pgserver.NewServerCert(tlsHosts)
+		b, err := dbrig.NewServerCert(tlsHosts)
 		if err != nil {
 			return nil, err
 		}

@@ -18,10 +18,17 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rotatorkit/rotator/internal/dbrig"
-	"github.com/rotatorkit/rotator/internal/pgserver"
 )
 
 const localDirPrefix = "rotator-mariadbtest-"
+
+// mariadbLocal lays out the local servers' directories: run as the mysql
+// OS user under root; a server a dead process left running is killed
+// before its directory goes.
+var mariadbLocal = dbrig.Local{
+	Prefix: localDirPrefix, User: "mysql",
+	PIDFile: "mysqld.pid", SweepSignal: syscall.SIGKILL,
+}
 
 // binaries are the server and the installer.
 type binaries struct{ server, install string }
@@ -67,29 +74,12 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	if why != "" {
 		return nil, "no local MariaDB binaries (" + why + ")", nil
 	}
-	cred, why := dbrig.RunAs("mysql", "")
-	if why != "" {
-		return nil, why, nil
+	wd, skip, err := mariadbLocal.Prepare()
+	if skip != "" || err != nil {
+		return nil, skip, wrap(err)
 	}
-	dbrig.SweepStale(localDirPrefix, "mysqld.pid", syscall.SIGKILL)
-	wd, err := dbrig.NewWorkDir(localDirPrefix, cred)
-	if err != nil {
-		return nil, "", fmt.Errorf("mariadbtest: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = wd.Remove()
-		}
-	}()
-	dir := wd.Path
-	writeFile := func(name string, data []byte, mode os.FileMode) (string, error) {
-		p, err := wd.WriteFile(name, data, mode)
-		if err != nil {
-			return "", fmt.Errorf("mariadbtest: %w", err)
-		}
-		return p, nil
-	}
+	defer wd.Discard()
+	dir, cred := wd.Path, wd.Cred()
 
 	s := &Server{
 		Mode:                   ModeLocal,
@@ -133,23 +123,17 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 		"--plugin-load-add=auth_ed25519",
 	}
 	if cfg.tls {
-		b, err := pgserver.NewServerCert(cfg.tlsHosts)
+		b, err := dbrig.NewServerCert(cfg.tlsHosts)
 		if err != nil {
 			return nil, "", err
 		}
-		if s.CAFile, err = writeFile("ca.pem", b.CAPEM, 0o644); err != nil {
-			return nil, "", err
-		}
-		cert, err := writeFile("server.pem", b.CertPEM, 0o644)
+		f, err := wd.WriteTLS(b, dbrig.TLSFiles{CA: "ca.pem", Cert: "server.pem", Key: "server.key"})
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err)
 		}
-		key, err := writeFile("server.key", b.KeyPEM, 0o600)
-		if err != nil {
-			return nil, "", err
-		}
+		s.CAFile = f.CA
 		s.TLS, s.CAPEM = true, b.CAPEM
-		args = append(args, "--ssl-ca="+s.CAFile, "--ssl-cert="+cert, "--ssl-key="+key)
+		args = append(args, "--ssl-ca="+f.CA, "--ssl-cert="+f.Cert, "--ssl-key="+f.Key)
 		if cfg.requireSecure {
 			args = append(args, "--require-secure-transport=ON")
 		}
@@ -158,27 +142,25 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	err = dbrig.OnFreePort(func(port int) error {
 		s.Port = port
 		stop, err := runServer(ctx, s, bins.server, cred, dir, sock, append(args, "--port="+strconv.Itoa(port)))
-		if err != nil {
-			return err
+		if err == nil {
+			s.stopFn = wd.StopFunc(stop)
 		}
-		s.stopFn = func() error {
-			err := stop()
-			if rerr := wd.Remove(); err == nil {
-				err = rerr
-			}
-			return err
-		}
-		s.logFn = func() (string, error) {
-			b, err := os.ReadFile(s.LogFile)
-			return string(b), err
-		}
-		return nil
+		return err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("mariadbtest: %w", err)
+		return nil, "", wrap(err)
 	}
-	ok = true
+	s.logFn = dbrig.FileReader(s.LogFile)
+	wd.Keep()
 	return s, "", nil
+}
+
+// wrap prefixes err with the package's name (nil stays nil).
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("mariadbtest: %w", err)
 }
 
 // runServer starts the server, waits until it answers on its socket, then

@@ -17,7 +17,6 @@ import (
 
 	"github.com/rotatorkit/rotator/internal/dbrig"
 	"github.com/rotatorkit/rotator/internal/dbrig/registry"
-	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -379,7 +378,7 @@ func (s *Server) Config(user, password string) *mysql.Config {
 	c.AllowNativePasswords = true
 	c.InterpolateParams = true
 	if s.TLS {
-		c.TLS = pgserver.TLSClientConfig(s.CAPEM)
+		c.TLS = dbrig.TLSClientConfig(s.CAPEM)
 	}
 	return c
 }
@@ -531,11 +530,7 @@ func RandomPassword(n int) string { return dbrig.RandomPassword(n) }
 // "wrong CA" for verification tests.
 func NewCAPEM(t testing.TB) []byte {
 	t.Helper()
-	p, err := pgserver.NewCAPEM()
-	if err != nil {
-		t.Fatalf("mariadbtest: %v", err)
-	}
-	return p
+	return registry.NewCAPEM(t, "mariadbtest")
 }
 
 func randomHex(n int) string { return dbrig.RandomHex(n) }

@@ -137,15 +137,11 @@ func Start(t testing.TB) *Server {
 // with the reason), while t goes on running the other parts.
 func StartOrReason(t testing.TB) (*Server, string) {
 	t.Helper()
-	s, skip, err := start()
-	switch {
-	case err != nil:
-		t.Fatal(err)
-	case skip != "":
+	s, skip := registry.TryFor(t, "mototest", start)
+	if skip != "" {
 		need.Mark(t, skip)
 		return nil, skip
 	}
-	registry.StopAtCleanup(t, "mototest", s)
 	return s, ""
 }
 

@@ -87,7 +87,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	}
 	var tmp string
 	if len(opts.TLSHosts) > 0 {
-		b, err := NewServerCert(opts.TLSHosts)
+		b, err := dbrig.NewServerCert(opts.TLSHosts)
 		if err != nil {
 			return nil, err
 		}

@@ -21,6 +21,14 @@ import (
 
 const localDirPrefix = "rotator-pgserver-"
 
+// pgLocal lays out the local servers' directories: run as the postgres OS
+// user under root; a postmaster a dead process left running gets SIGQUIT
+// (immediate shutdown) before its directory goes.
+var pgLocal = dbrig.Local{
+	Prefix: localDirPrefix, User: "postgres", Note: " (PostgreSQL refuses to run as root)",
+	PIDFile: "data/postmaster.pid", SweepSignal: syscall.SIGQUIT,
+}
+
 // findBinaries returns the directory holding initdb and postgres, or "" and
 // why not. dir "" means search; what names a given dir in the reason, and
 // envName is the variable that sets it.
@@ -76,30 +84,12 @@ func versionOf(path string) int {
 // startLocal makes a cluster in a temporary directory and starts postgres
 // on it. A non-empty skip says local mode is not possible here.
 func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, skip string, _ error) {
-	cred, why := dbrig.RunAs("postgres", " (PostgreSQL refuses to run as root)")
-	if why != "" {
-		return nil, why, nil
+	wd, skip, err := pgLocal.Prepare()
+	if skip != "" || err != nil {
+		return nil, skip, wrap(err)
 	}
-	dbrig.SweepStale(localDirPrefix, "data/postmaster.pid", syscall.SIGQUIT)
-
-	wd, err := dbrig.NewWorkDir(localDirPrefix, cred)
-	if err != nil {
-		return nil, "", fmt.Errorf("pgserver: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = wd.Remove()
-		}
-	}()
-	dir := wd.Path
-	writeFile := func(name string, data []byte, mode os.FileMode) (string, error) {
-		p, err := wd.WriteFile(name, data, mode)
-		if err != nil {
-			return "", fmt.Errorf("pgserver: %w", err)
-		}
-		return p, nil
-	}
+	defer wd.Discard()
+	dir, cred := wd.Path, wd.Cred()
 
 	s := &Server{
 		Mode:               ModeLocal,
@@ -114,9 +104,9 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		HostAuth:           opts.HostAuth,
 	}
 
-	pwfile, err := writeFile("pwfile", []byte(s.SuperPassword+"\n"), 0o600)
+	pwfile, err := wd.WriteFile("pwfile", []byte(s.SuperPassword+"\n"), 0o600)
 	if err != nil {
-		return nil, "", err
+		return nil, "", wrap(err)
 	}
 	initdb := exec.CommandContext(ctx, filepath.Join(bindir, "initdb"),
 		"-D", s.DataDir, "-U", s.SuperUser, "--pwfile="+pwfile,
@@ -133,8 +123,8 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 	// Our own pg_hba.conf: password authentication for every connection
 	// (TCP ones with opts.HostAuth).
 	hba := fmt.Sprintf("local all all %[1]s\nhost all all 127.0.0.1/32 %[2]s\nhost all all ::1/128 %[2]s\n", opts.PasswordEncryption, opts.HostAuth)
-	if _, err := writeFile(filepath.Join("data", "pg_hba.conf"), []byte(hba), 0o600); err != nil {
-		return nil, "", err
+	if _, err := wd.WriteFile(filepath.Join("data", "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		return nil, "", wrap(err)
 	}
 
 	args := []string{
@@ -154,49 +144,41 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		args = append(args, "-c", "log_statement=all")
 	}
 	if len(opts.TLSHosts) > 0 {
-		b, err := NewServerCert(opts.TLSHosts)
+		b, err := dbrig.NewServerCert(opts.TLSHosts)
 		if err != nil {
 			return nil, "", err
 		}
-		if s.CAFile, err = writeFile("ca.crt", b.CAPEM, 0o644); err != nil {
-			return nil, "", err
-		}
-		certFile, err := writeFile("server.crt", b.CertPEM, 0o644)
+		f, err := wd.WriteTLS(b, dbrig.TLSFiles{CA: "ca.crt", Cert: "server.crt", Key: "server.key"})
 		if err != nil {
-			return nil, "", err
+			return nil, "", wrap(err)
 		}
-		keyFile, err := writeFile("server.key", b.KeyPEM, 0o600)
-		if err != nil {
-			return nil, "", err
-		}
+		s.CAFile = f.CA
+		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+f.Cert, "-c", "ssl_key_file="+f.Key)
 		s.TLS, s.CAPEM, s.TLSHosts = true, b.CAPEM, slices.Clone(opts.TLSHosts)
-		args = append(args, "-c", "ssl=on", "-c", "ssl_cert_file="+certFile, "-c", "ssl_key_file="+keyFile)
 	}
 
 	err = dbrig.OnFreePort(func(port int) error {
 		s.Port = port
 		stop, err := runPostgres(ctx, s, bindir, cred, dir, append(args, "-p", strconv.Itoa(port)))
-		if err != nil {
-			return err
+		if err == nil {
+			s.stopFn = wd.StopFunc(stop)
 		}
-		s.stopFn = func() error {
-			err := stop()
-			if rerr := wd.Remove(); err == nil {
-				err = rerr
-			}
-			return err
-		}
-		s.logFn = func() (string, error) {
-			b, err := os.ReadFile(s.LogFile)
-			return string(b), err
-		}
-		return nil
+		return err
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("pgserver: %w", err)
+		return nil, "", wrap(err)
 	}
-	ok = true
+	s.logFn = dbrig.FileReader(s.LogFile)
+	wd.Keep()
 	return s, "", nil
+}
+
+// wrap prefixes err with the package's name (nil stays nil).
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("pgserver: %w", err)
 }
 
 // runPostgres starts the postmaster and waits until it accepts password

@@ -313,7 +313,7 @@ func (s *Server) ConnConfig(user, password, db string) (*pgx.ConnConfig, error) 
 	cc.RuntimeParams = map[string]string{"application_name": app}
 	cc.TLSConfig = nil
 	if s.TLS {
-		cc.TLSConfig = TLSClientConfig(s.CAPEM)
+		cc.TLSConfig = dbrig.TLSClientConfig(s.CAPEM)
 	}
 	return cc, nil
 }

@@ -422,9 +422,5 @@ func RandomPassword(n int) string { return dbrig.RandomPassword(n) }
 // a "wrong CA" for verification tests.
 func NewCAPEM(t testing.TB) []byte {
 	t.Helper()
-	p, err := pgserver.NewCAPEM()
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	return p
+	return registry.NewCAPEM(t, "pgtest")
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rotatorkit/rotator/internal/dbrig"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -61,15 +62,37 @@ func (n Need) Mark(t testing.TB, reason string) {
 // stop error.
 func For[S Server](t testing.TB, rig string, need Need, start StartFunc[S]) S {
 	t.Helper()
+	s, skip := TryFor(t, rig, start)
+	if skip != "" {
+		need.Unavailable(t, skip)
+	}
+	return s
+}
+
+// TryFor is For for a test that handles "no server" itself: it returns
+// the reason instead of skipping. A start that failed fails t.
+func TryFor[S Server](t testing.TB, rig string, start StartFunc[S]) (S, string) {
+	t.Helper()
 	s, skip, err := start()
 	switch {
 	case err != nil:
 		t.Fatal(err)
 	case skip != "":
-		need.Unavailable(t, skip)
+		return s, skip
 	}
 	StopAtCleanup(t, rig, s)
-	return s
+	return s, ""
+}
+
+// NewCAPEM returns the PEM certificate of a fresh CA that signed nothing
+// (a "wrong CA" for verification tests), or fails t.
+func NewCAPEM(t testing.TB, rig string) []byte {
+	t.Helper()
+	p, err := dbrig.NewCAPEM()
+	if err != nil {
+		t.Fatalf("%s: %v", rig, err)
+	}
+	return p
 }
 
 // StopAtCleanup stops s when t ends; a failure to stop fails t.
