@@ -77,12 +77,8 @@ type WorkDir struct {
 // Cred is the OS identity the server runs as (nil: this process's).
 func (d *WorkDir) Cred() *syscall.Credential { return d.cred }
 
-// Keep marks the directory as in use by a running server: Discard leaves
-// it.
-func (d *WorkDir) Keep() { d.kept = true }
-
-// Discard removes the directory unless Keep was called: deferred by a
-// start that may fail half-way.
+// Discard removes the directory unless Serve started a server in it:
+// deferred by a start that may fail half-way.
 func (d *WorkDir) Discard() {
 	if !d.kept {
 		_ = d.Remove()
@@ -99,6 +95,22 @@ func (d *WorkDir) StopFunc(stop func() error) func() error {
 		}
 		return err
 	}
+}
+
+// Serve starts a server in the directory on a free port (start is called
+// as OnFreePort calls it) and returns its stop function, which also
+// removes the directory. From then on Discard leaves the directory.
+func (d *WorkDir) Serve(start func(port int) (stop func() error, err error)) (func() error, error) {
+	var stop func() error
+	err := OnFreePort(func(port int) (err error) {
+		stop, err = start(port)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.kept = true
+	return d.StopFunc(stop), nil
 }
 
 // TLSFiles are the paths of a server's TLS files in its WorkDir.

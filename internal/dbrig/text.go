@@ -50,6 +50,15 @@ func LogSince(path string, off int64) string {
 	return string(b[off:])
 }
 
+// Wrap prefixes err with a package's name ("pgserver: ..."); nil stays
+// nil.
+func Wrap(prefix string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
+}
+
 // FileReader returns a function that reads the file at path: a local
 // server's log reader.
 func FileReader(path string) func() (string, error) {

@@ -139,29 +139,18 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 		}
 	}
 
-	err = dbrig.OnFreePort(func(port int) error {
+	stop, err := wd.Serve(func(port int) (func() error, error) {
 		s.Port = port
-		stop, err := runServer(ctx, s, bins.server, cred, dir, sock, append(args, "--port="+strconv.Itoa(port)))
-		if err == nil {
-			s.stopFn = wd.StopFunc(stop)
-		}
-		return err
+		return runServer(ctx, s, bins.server, cred, dir, sock, append(args, "--port="+strconv.Itoa(port)))
 	})
 	if err != nil {
 		return nil, "", wrap(err)
 	}
-	s.logFn = dbrig.FileReader(s.LogFile)
-	wd.Keep()
+	s.stopFn, s.logFn = stop, dbrig.FileReader(s.LogFile)
 	return s, "", nil
 }
 
-// wrap prefixes err with the package's name (nil stays nil).
-func wrap(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("mariadbtest: %w", err)
-}
+func wrap(err error) error { return dbrig.Wrap("mariadbtest", err) }
 
 // runServer starts the server, waits until it answers on its socket, then
 // gives root a password (hashed here) and checks a TCP login.

@@ -157,29 +157,18 @@ func startLocal(ctx context.Context, opts Options, bindir string) (_ *Server, sk
 		s.TLS, s.CAPEM, s.TLSHosts = true, b.CAPEM, slices.Clone(opts.TLSHosts)
 	}
 
-	err = dbrig.OnFreePort(func(port int) error {
+	stop, err := wd.Serve(func(port int) (func() error, error) {
 		s.Port = port
-		stop, err := runPostgres(ctx, s, bindir, cred, dir, append(args, "-p", strconv.Itoa(port)))
-		if err == nil {
-			s.stopFn = wd.StopFunc(stop)
-		}
-		return err
+		return runPostgres(ctx, s, bindir, cred, dir, append(args, "-p", strconv.Itoa(port)))
 	})
 	if err != nil {
 		return nil, "", wrap(err)
 	}
-	s.logFn = dbrig.FileReader(s.LogFile)
-	wd.Keep()
+	s.stopFn, s.logFn = stop, dbrig.FileReader(s.LogFile)
 	return s, "", nil
 }
 
-// wrap prefixes err with the package's name (nil stays nil).
-func wrap(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("pgserver: %w", err)
-}
+func wrap(err error) error { return dbrig.Wrap("pgserver", err) }
 
 // runPostgres starts the postmaster and waits until it accepts password
 // logins. The returned function stops it.
