@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -113,4 +114,39 @@ func (p *Process) WaitReady(ctx context.Context, timeout, interval time.Duration
 		}
 		time.Sleep(interval)
 	}
+}
+
+// Readiness says how AwaitReady waits for a server and reports failures.
+type Readiness struct {
+	// Timeout bounds the wait; Ready is polled every Interval.
+	Timeout, Interval time.Duration
+	Ready             func() bool
+	// LogFile is the server's log, read from offset Since on for errors.
+	LogFile string
+	Since   int64
+	// Port is the port the server was given; BindErrors are the log
+	// messages that say it could not listen on it.
+	Port       int
+	BindErrors []string
+}
+
+// AwaitReady is WaitReady with the server's errors: a server that exited
+// with one of r.BindErrors in its log gives ErrPortTaken (OnFreePort then
+// tries another port); an exit or a timeout otherwise gives the log.
+func (p *Process) AwaitReady(ctx context.Context, r Readiness) error {
+	err := p.WaitReady(ctx, r.Timeout, r.Interval, r.Ready)
+	var exited *ExitError
+	switch {
+	case errors.As(err, &exited):
+		log := LogSince(r.LogFile, r.Since)
+		for _, m := range r.BindErrors {
+			if strings.Contains(log, m) {
+				return fmt.Errorf("%w: %d", ErrPortTaken, r.Port)
+			}
+		}
+		return fmt.Errorf("%s %v; log:\n%s", p.name, err, log)
+	case errors.Is(err, ErrNotReady):
+		return fmt.Errorf("%s %v; log:\n%s", p.name, err, LogSince(r.LogFile, r.Since))
+	}
+	return err
 }

@@ -5,7 +5,6 @@ package mariadbtest
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -164,43 +163,33 @@ func runServer(ctx context.Context, s *Server, server string, cred *syscall.Cred
 	if err != nil {
 		return nil, err
 	}
-	stop := func() error {
-		if err := proc.Stop(); err != nil {
-			return fmt.Errorf("mariadbtest: %w", err)
-		}
-		return nil
-	}
+	stop := func() error { return wrap(proc.Stop()) }
 	var root *sql.DB
-	err = proc.WaitReady(ctx, 90*time.Second, 50*time.Millisecond, func() bool {
-		if _, err := os.Stat(sock); err != nil {
-			return false
-		}
-		c := mysql.NewConfig()
-		c.User, c.Net, c.Addr = "root", "unix", sock
-		c.Timeout = 2 * time.Second
-		conn, err := mysql.NewConnector(c)
-		if err != nil {
-			return false
-		}
-		db := sql.OpenDB(conn)
-		if db.PingContext(ctx) != nil {
-			db.Close()
-			return false
-		}
-		root = db
-		return true
+	err = proc.AwaitReady(ctx, dbrig.Readiness{
+		Timeout: 90 * time.Second, Interval: 50 * time.Millisecond,
+		Ready: func() bool {
+			if _, err := os.Stat(sock); err != nil {
+				return false
+			}
+			c := mysql.NewConfig()
+			c.User, c.Net, c.Addr = "root", "unix", sock
+			c.Timeout = 2 * time.Second
+			conn, err := mysql.NewConnector(c)
+			if err != nil {
+				return false
+			}
+			db := sql.OpenDB(conn)
+			if db.PingContext(ctx) != nil {
+				db.Close()
+				return false
+			}
+			root = db
+			return true
+		},
+		LogFile: s.ErrorLog, Since: start,
+		Port: s.Port, BindErrors: []string{"Address already in use", "Can't start server: Bind"},
 	})
-	var exited *dbrig.ExitError
-	switch {
-	case errors.As(err, &exited):
-		log := dbrig.LogSince(s.ErrorLog, start)
-		if strings.Contains(log, "Address already in use") || strings.Contains(log, "Can't start server: Bind") {
-			return nil, fmt.Errorf("%w: %d", dbrig.ErrPortTaken, s.Port)
-		}
-		return nil, fmt.Errorf("the server %v; log:\n%s", err, log)
-	case errors.Is(err, dbrig.ErrNotReady):
-		return nil, fmt.Errorf("the server is %v; log:\n%s", err, dbrig.LogSince(s.ErrorLog, start))
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
 	defer root.Close()

@@ -4,7 +4,6 @@ package pgserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -194,34 +193,24 @@ func runPostgres(ctx context.Context, s *Server, bindir string, cred *syscall.Cr
 		return nil, err
 	}
 	pidFile := filepath.Join(s.DataDir, "postmaster.pid")
-	err = proc.WaitReady(ctx, 60*time.Second, 15*time.Millisecond, func() bool {
-		b, err := os.ReadFile(pidFile)
-		// Line 8 is the postmaster status, "ready" once it accepts
-		// connections (PostgreSQL 10 and later).
-		lines := strings.Split(string(b), "\n")
-		return err == nil && len(lines) >= 8 && strings.TrimSpace(lines[7]) == "ready"
+	err = proc.AwaitReady(ctx, dbrig.Readiness{
+		Timeout: 60 * time.Second, Interval: 15 * time.Millisecond,
+		Ready: func() bool {
+			b, err := os.ReadFile(pidFile)
+			// Line 8 is the postmaster status, "ready" once it accepts
+			// connections (PostgreSQL 10 and later).
+			lines := strings.Split(string(b), "\n")
+			return err == nil && len(lines) >= 8 && strings.TrimSpace(lines[7]) == "ready"
+		},
+		LogFile: s.LogFile, Since: start,
+		Port: s.Port, BindErrors: []string{"could not bind", "Address already in use"},
 	})
-	var exited *dbrig.ExitError
-	switch {
-	case errors.As(err, &exited):
-		log := dbrig.LogSince(s.LogFile, start)
-		if strings.Contains(log, "could not bind") || strings.Contains(log, "Address already in use") {
-			return nil, fmt.Errorf("%w: %d", dbrig.ErrPortTaken, s.Port)
-		}
-		return nil, fmt.Errorf("postgres %v; log:\n%s", err, log)
-	case errors.Is(err, dbrig.ErrNotReady):
-		return nil, fmt.Errorf("postgres %v; log:\n%s", err, dbrig.LogSince(s.LogFile, start))
-	case err != nil:
+	if err != nil {
 		return nil, err
 	}
 	if err := s.readVersion(ctx); err != nil {
 		_ = proc.Stop()
 		return nil, fmt.Errorf("postgres started but the superuser cannot connect: %v; log:\n%s", err, dbrig.LogSince(s.LogFile, start))
 	}
-	return func() error {
-		if err := proc.Stop(); err != nil {
-			return fmt.Errorf("pgserver: %w", err)
-		}
-		return nil
-	}, nil
+	return func() error { return wrap(proc.Stop()) }, nil
 }
