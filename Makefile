@@ -15,7 +15,7 @@ BUILD_ENV := GOFLAGS= CGO_ENABLED=0 GOOS=linux
 CA_BUNDLE ?=
 MKZIP_FLAGS := $(if $(CA_BUNDLE),-ca-bundle '$(CA_BUNDLE)')
 
-.PHONY: all help build $(ARCHES:%=build-%) test test-postgres test-containers test-cdk lint bench demo clean
+.PHONY: all help build $(ARCHES:%=build-%) test hygiene-summary test-postgres test-containers test-cdk fuzz lint bench demo clean
 
 ## all: lint and test (what make alone runs)
 all: lint test
@@ -40,10 +40,28 @@ $(ARCHES:%=build-%): build-%:
 	  $(GO) run ./internal/tools/mkzip -o dist/$*/$$f.zip $(MKZIP_FLAGS) dist/$*/$$f/bootstrap; \
 	done
 
-## test: unit, real-server, moto and end-to-end Lambda tests (ROTATOR_REQUIRE_DB / ROTATOR_REQUIRE_MOTO turn skips into failures)
+## test: unit, real-server, moto and end-to-end Lambda tests (ROTATOR_REQUIRE_DB / ROTATOR_REQUIRE_MOTO turn skips into failures),
+##   fuzz seeds, then the secret hygiene summary (every package with a rotation test must report; leaks must be 0)
+HYGIENE_DIR ?= $(CURDIR)/.hygiene
 test:
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 30m $(PKGS)
+	@rm -rf '$(HYGIENE_DIR)' && mkdir -p '$(HYGIENE_DIR)'
+	ROTATOR_HYGIENE_DIR='$(HYGIENE_DIR)' $(GO) test -count=1 -timeout 30m $(PKGS)
+	@$(MAKE) --no-print-directory hygiene-summary
+
+## hygiene-summary: sum the counts make test's binaries wrote (rotatortest.Hygienic); fails on a leak or on a
+##   package that uses rotatortest's server or Rotate in its tests and reported nothing
+hygiene-summary:
+	@set -e; missing=; \
+	for d in $$(grep -rlE --include='*_test.go' 'rotatortest\.(Rotate|NewServer)\(|keytest\.Run\(' . | xargs -n1 dirname | sort -u); do \
+	  f='$(HYGIENE_DIR)'/$$(echo $${d#./} | tr / _).hygiene; \
+	  [ -s "$$f" ] || missing="$$missing $${d#./}"; \
+	done; \
+	cat '$(HYGIENE_DIR)'/*.hygiene 2>/dev/null | awk -v missing="$$missing" ' \
+	  { pkgs++; values += $$2; lines += $$3; leaks += $$4; if ($$4 > 0) bad = bad " " $$1 } \
+	  END { printf "secret hygiene: %d packages, %d values tracked, %d lines scanned, %d leaks\n", pkgs, values, lines, leaks; \
+	        if (missing != "") { print "secret hygiene: no report from:" missing; exit 1 } \
+	        if (leaks > 0) { print "secret hygiene: leaks in:" bad; exit 1 } }'
 
 ## test-postgres: the PostgreSQL tests only, e.g. against another major version:
 ##   ROTATOR_TEST_POSTGRES_BINDIR=$$(bash .ci/postgres17) make test-postgres
@@ -67,6 +85,18 @@ test-cdk:
 	@rc=0; cfn-lint cdk/cdk.out/*.template.json || rc=$$?; \
 	  if [ $$((rc & 3)) -ne 0 ]; then echo "cfn-lint: errors (exit $$rc)"; exit 1; fi; \
 	  echo "cfn-lint: no errors (exit $$rc: warnings or notes at most)"
+
+## fuzz: every fuzz target (func Fuzz... in a _test.go) explored for FUZZTIME each (default 10s); make test runs their seeds only
+##   (testdata/fuzz/<FuzzName>/ and the f.Add calls); a failing input is written there: commit it as a new seed once fixed
+FUZZTIME ?= 10s
+fuzz:
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+	  pkg=./$$(dirname $${f#./}); \
+	  for name in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+	    echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
 
 ## lint: go vet and gofmt
 lint:

@@ -66,7 +66,7 @@ var (
 
 func TestMain(m *testing.M) {
 	stopPG, stopMy := pgtest.Activate(), mariadbtest.Activate()
-	testmain.Run(m, "bench", func() { stopPG(); stopMy() })
+	testmain.Run(rotatortest.Hygienic(m), "bench", func() { stopPG(); stopMy() })
 }
 
 // rig is what BenchmarkLambdaWarmRotation runs against.

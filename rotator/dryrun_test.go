@@ -3,10 +3,10 @@ package rotator_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
 // dryAware is the trivial strategy made to honour Rotation.DryRun, as the
@@ -43,7 +43,7 @@ func TestDryRunAllStepsWriteNothing(t *testing.T) {
 		t.Run(fmt.Sprintf("local=%v", local), func(t *testing.T) {
 			f := newFixture(t, rotator.WithDryRun(true), rotator.WithLocalDriver(local))
 			strat := &dryAware{trivial: trivial{t: f.target}}
-			h, err := rotator.New(f.srv.Client(), strat, rotator.WithDryRun(true), rotator.WithLocalDriver(local), rotator.WithLogger(slog.New(slog.DiscardHandler)))
+			h, err := rotator.New(f.srv.Client(), strat, rotator.WithDryRun(true), rotator.WithLocalDriver(local), rotator.WithLogger((&rotatortest.LogBuffer{}).Logger()))
 			if err != nil {
 				t.Fatal(err)
 			}

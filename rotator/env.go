@@ -149,7 +149,7 @@ func EnvOptionsFor(getenv func(string) string, api RandomPasswordAPI, s Strategy
 	case "api":
 		gen, err = NewAPIPasswords(api, policy)
 	default:
-		return nil, fmt.Errorf("%s=%q: use local or api", EnvPasswordSource, src)
+		return nil, fmt.Errorf("%s=%s: use local or api", EnvPasswordSource, Quote(src))
 	}
 	if err != nil {
 		return nil, err
@@ -157,7 +157,8 @@ func EnvOptionsFor(getenv func(string) string, api RandomPasswordAPI, s Strategy
 	var level slog.Level
 	if v := strings.TrimSpace(getenv(EnvLogLevel)); v != "" {
 		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return nil, fmt.Errorf("%s=%q: %w", EnvLogLevel, v, err)
+			// slog's error quotes the value raw: say it once, quoted.
+			return nil, fmt.Errorf("%s=%s: not a log level (debug, info, warn or error, with an optional +N or -N)", EnvLogLevel, Quote(v))
 		}
 	}
 	dry, err := ParseBool(getenv(EnvDryRun))

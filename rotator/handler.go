@@ -189,9 +189,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 	scrub.Add(ev.RotationToken) // sensitive per the API reference; never logged
 	scrub.Public(ev.SecretID, ev.ClientRequestToken, h.function)
 	log := ScrubLogger(h.logger, scrub).With(
-		slog.String("secret_id", ev.SecretID),
-		slog.String("step", ev.Step),
-		slog.String("token", ev.ClientRequestToken),
+		slog.String("secret_id", Printable(ev.SecretID)),
+		slog.String("step", Printable(ev.Step)),
+		slog.String("token", Printable(ev.ClientRequestToken)),
 	)
 	if h.function != "" {
 		log = log.With(slog.String("function", h.function))
@@ -221,7 +221,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		d := time.Since(start)
 		if err != nil {
 			outcome = "failure"
-			err = &StepError{Step: step, SecretID: ev.SecretID, msg: scrub.Scrub(fmt.Sprintf("%s %s: %v", ev.Step, ev.SecretID, err)), cause: err}
+			err = &StepError{Step: step, SecretID: ev.SecretID, msg: printableMessage(scrub.Scrub(fmt.Sprintf("%s: %v", eventLabel(ev), err))), cause: err}
 			log.Error("step failed", slog.String("error", err.Error()), slog.Float64("duration_ms", ms(d)))
 		} else {
 			log.Info("step finished", slog.String("outcome", outcome), slog.Float64("duration_ms", ms(d)))
@@ -232,14 +232,8 @@ func (h *Handler) Handle(ctx context.Context, ev events.SecretsManagerSecretRota
 		}
 	}()
 
-	if !step.Valid() {
-		return fmt.Errorf("%w: %q", ErrUnknownStep, ev.Step)
-	}
-	if ev.SecretID == "" {
-		return fmt.Errorf("%w: SecretId is empty", ErrInvalidEvent)
-	}
-	if ev.ClientRequestToken == "" {
-		return fmt.Errorf("%w: ClientRequestToken is empty", ErrInvalidEvent)
+	if err := ValidateEvent(ev); err != nil {
+		return err
 	}
 	log.Info("step started")
 	var noop bool
@@ -265,6 +259,10 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []string, currentID string, err error) {
 	out, err := h.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(r.SecretID)})
 	if err != nil {
+		var nf *types.ResourceNotFoundException
+		if errors.As(err, &nf) {
+			return nil, "", fmt.Errorf("field %s names no secret: DescribeSecret: %w", EventFieldSecretID, err)
+		}
 		return nil, "", fmt.Errorf("DescribeSecret: %w", err)
 	}
 	if !aws.ToBool(out.RotationEnabled) && !h.local {
@@ -282,7 +280,7 @@ func (h *Handler) describe(ctx context.Context, r *Rotation) (tokenStages []stri
 			// (in a dry run, nothing ever does).
 			return []string{stagePending}, currentID, nil
 		}
-		return nil, "", ErrTokenNotFound
+		return nil, "", r.tokenError(ErrTokenNotFound)
 	}
 	return stages, currentID, nil
 }
@@ -299,7 +297,7 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 		return true, nil
 	}
 	if !slices.Contains(stages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	r.currentID = currentID
 	// A value already at the token comes from an earlier attempt, and a
@@ -321,6 +319,9 @@ func (h *Handler) create(ctx context.Context, r *Rotation) (noop bool, err error
 	value, err := pending.Value()
 	if err != nil {
 		return false, err
+	}
+	if len(value) > MaxSecretSize {
+		return false, &FieldError{Secret: "pending", Field: "SecretString", Reason: fmt.Sprintf("would be %d bytes; Secrets Manager stores at most %d: shorten the current secret's fields", len(value), MaxSecretSize), Err: ErrInvalidField}
 	}
 	if r.DryRun {
 		r.Logger.Info("dry run: pending value built, not stored")
@@ -435,7 +436,7 @@ func (h *Handler) setOrTest(ctx context.Context, r *Rotation) (noop bool, err er
 		return true, nil
 	}
 	if !slices.Contains(out.VersionStages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	pending, err := r.parse("pending", out.SecretString)
 	if err != nil {
@@ -474,7 +475,7 @@ func (h *Handler) dryRunSetOrTest(ctx context.Context, r *Rotation) (noop bool, 
 		return true, nil
 	}
 	if !slices.Contains(stages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	if r.Step == StepTest {
 		r.Logger.Info("dry run: no pending credential was set, nothing to test")
@@ -512,7 +513,7 @@ func (h *Handler) finish(ctx context.Context, r *Rotation) (noop bool, err error
 		return true, h.afterPromotion(ctx, r)
 	}
 	if !slices.Contains(stages, stagePending) {
-		return false, ErrTokenNotPending
+		return false, r.tokenError(ErrTokenNotPending)
 	}
 	r.currentID = currentID
 	if r.DryRun {

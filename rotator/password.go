@@ -103,7 +103,7 @@ func PasswordPolicyFromEnvWith(getenv func(string) string, base PasswordPolicy) 
 	if v := strings.TrimSpace(getenv(EnvPasswordLength)); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return p, fmt.Errorf("%w: %s=%q is not a whole number", ErrPasswordPolicy, EnvPasswordLength, v)
+			return p, fmt.Errorf("%w: %s=%s is not a whole number", ErrPasswordPolicy, EnvPasswordLength, Quote(v))
 		}
 		p.Length = n
 	}

@@ -66,3 +66,16 @@ func TestSecretOptional(t *testing.T) {
 		}
 	}
 }
+
+func TestIsSensitiveField(t *testing.T) {
+	for name, want := range map[string]bool{
+		"password": true, "api_key": true, "api_key_secret": true, "client_secret": true, "auth_token": true, "API_KEY": true,
+		// Identifiers of credentials are not credentials: logs name them.
+		"key_id": false, "api_key_sid": false, "client_id": false, "adminarn": false, "secret_arn": false,
+		"username": false, "host": false,
+	} {
+		if got := IsSensitiveField(name); got != want {
+			t.Errorf("IsSensitiveField(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

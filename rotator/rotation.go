@@ -208,3 +208,9 @@ func (r *Rotation) parse(name string, value *string) (*Secret, error) {
 	r.scrub.AddSecret(s)
 	return s, nil
 }
+
+// tokenError names the event's ClientRequestToken in a token check's
+// failure, wrapping sentinel.
+func (r *Rotation) tokenError(sentinel error) error {
+	return fmt.Errorf("%w: field %s %s", sentinel, EventFieldToken, Printable(r.Token))
+}

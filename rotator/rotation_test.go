@@ -3,8 +3,6 @@ package rotator_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -53,7 +51,7 @@ func TestRotationSecretRefusesItself(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &otherReader{id: tt.id}
-			h, err := rotator.New(sm.Client(), o, rotator.WithLocalDriver(true), rotator.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+			h, err := rotator.New(sm.Client(), o, rotator.WithLocalDriver(true), rotator.WithLogger((&rotatortest.LogBuffer{}).Logger()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -75,7 +73,7 @@ func TestRotationSecretRefusesItself(t *testing.T) {
 	// A service that returns no ARN cannot prove the secrets differ.
 	noARN := &dropARN{SecretsManagerAPI: sm.Client()}
 	o := &otherReader{id: other}
-	h, _ := rotator.New(noARN, o, rotator.WithLocalDriver(true), rotator.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h, _ := rotator.New(noARN, o, rotator.WithLocalDriver(true), rotator.WithLogger((&rotatortest.LogBuffer{}).Logger()))
 	_ = h.Handle(context.Background(), events.SecretsManagerSecretRotationEvent{Step: "createSecret", SecretID: arn, ClientRequestToken: "11111111-2222-3333-4444-555555555556"})
 	if !errors.Is(o.err, rotator.ErrNotAllowed) {
 		t.Fatalf("without ARNs: err = %v, want ErrNotAllowed", o.err)

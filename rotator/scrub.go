@@ -184,9 +184,17 @@ func (s *Scrubber) Scrub(text string) string {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, v := range s.anywhere {
-		if strings.Contains(text, v) {
-			text = strings.ReplaceAll(text, v, Redacted)
+	// A replacement can make a value out of the marker and what follows
+	// it ("[REDACTED]" then "ED]..." when a value starts so): repeat until
+	// no strong value is left. No strong value fits inside the marker, so
+	// every round shortens the text and the loop ends.
+	for again := true; again; {
+		again = false
+		for _, v := range s.anywhere {
+			if strings.Contains(text, v) {
+				text = strings.ReplaceAll(text, v, Redacted)
+				again = true
+			}
 		}
 	}
 	for _, v := range s.standalone {
@@ -198,7 +206,7 @@ func (s *Scrubber) Scrub(text string) string {
 }
 
 // replaceStandalone replaces the occurrences of v that stand between
-// separators (or the ends of text) and lie outside every public value.
+// separators (or the ends of text) and do not lie within a public value.
 func (s *Scrubber) replaceStandalone(text, v string) string {
 	var protected [][2]int
 	for _, p := range s.publics {
@@ -222,7 +230,10 @@ func (s *Scrubber) replaceStandalone(text, v string) string {
 		alone := (start == 0 || isSeparator(text[start-1])) && (end == len(text) || isSeparator(text[end])) &&
 			!strings.HasPrefix(text[end:], "://") // a URL's scheme, not a value
 		for _, p := range protected {
-			if start < p[1] && end > p[0] {
+			// Only an occurrence that lies within a public value is that
+			// value's text; one that merely touches a public value (or
+			// holds one) is the secret standing alone.
+			if p[0] <= start && end <= p[1] {
 				alone = false
 				break
 			}

@@ -265,9 +265,16 @@ func (s *Secret) publicValues() []string {
 }
 
 // IsSensitiveField reports whether a field name looks like it holds a
-// credential: password, secret, key or token in any case.
+// credential: password, secret, key or token in any case, unless it names
+// an identifier (ends in "id" or "arn").
 func IsSensitiveField(name string) bool {
 	n := strings.ToLower(name)
+	// Identifiers name a credential without being one: a vendor's key id
+	// ("key_id", Twilio's "api_key_sid") or an ARN appears in logs and
+	// errors on purpose, to say which key was made or revoked.
+	if strings.HasSuffix(n, "id") || strings.HasSuffix(n, "arn") {
+		return false
+	}
 	for _, w := range []string{"password", "passwd", "secret", "key", "token", "credential"} {
 		if strings.Contains(n, w) {
 			return true
@@ -285,7 +292,7 @@ func ParseBool(s string) (bool, error) {
 	case "false", "0", "n", "no", "f", "off", "":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean (use true/false, 1/0, yes/no)", s)
+	return false, fmt.Errorf("%s is not a boolean (use true/false, 1/0, yes/no)", Quote(s))
 }
 
 // Set sets a field to any JSON-encodable value (a number, a bool, an

@@ -21,7 +21,7 @@ import (
 	"github.com/rotatorkit/rotator/strategies/single"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(rotatortest.Hygienic(m)) }
 
 type strategyKind string
 

@@ -19,6 +19,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rotatorkit/rotator/rotator"
+	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
 // mariaDB is a throwaway MariaDB (or MySQL) server from the locally
@@ -40,7 +41,7 @@ var shared struct {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := rotatortest.Hygienic(m).Run()
 	if shared.db != nil {
 		shared.db.stop()
 	}

@@ -6,7 +6,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rotatorkit/rotator/engines/apikey/datadog"
+	"github.com/rotatorkit/rotator/engines/apikey/okta"
 	"github.com/rotatorkit/rotator/engines/apikey/sendgrid"
+	"github.com/rotatorkit/rotator/engines/apikey/twilio"
 	"github.com/rotatorkit/rotator/engines/apikey/webhook"
 	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/engines/postgres"
@@ -140,6 +143,45 @@ var builtins = []function{
 		},
 		Env:     []string{webhook.EnvCABundle},
 		Example: `{"api_key":"...","key_id":"...","endpoint":"https://keys.example.com/rotator"}`,
+	},
+	{
+		Name: "twilio-api-key", Engine: "twilio", Strategy: "api-key",
+		Summary: "Twilio: a new Standard API key; the previous one is deleted one rotation later; the admin secret's auth token or Main key manages keys",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := twilio.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return dualkey.New(e)
+		},
+		Env:     []string{twilio.EnvCreateAPI},
+		Example: `{"account_sid":"AC...","api_key_sid":"SK...","api_key_secret":"...","adminarn":"arn:aws:secretsmanager:...:secret:twilio/admin"}`,
+	},
+	{
+		Name: "datadog-api-key", Engine: "datadog", Strategy: "api-key",
+		Summary: "Datadog: a new API key (or application key, DATADOG_KEY_TYPE=application) on the secret's site; the previous one is deleted one rotation later",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := datadog.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return dualkey.New(e)
+		},
+		Env:     []string{datadog.EnvKeyType},
+		Example: `{"site":"datadoghq.eu","api_key":"...","api_key_id":"...","adminarn":"arn:aws:secretsmanager:...:secret:datadog/admin"}`,
+	},
+	{
+		Name: "okta-client-secret", Engine: "okta", Strategy: "api-key",
+		Summary: "Okta: a new client secret of an OAuth app (two at most: the previous one is deactivated and deleted first), activated once stored",
+		New: func(context.Context) (rotator.Strategy, error) {
+			e, err := okta.NewFromEnv()
+			if err != nil {
+				return nil, err
+			}
+			return dualkey.New(e)
+		},
+		Env:     []string{okta.EnvAllowedHosts},
+		Example: `{"org_url":"https://example.okta.com","client_id":"0oa...","client_secret":"...","client_secret_id":"ocs...","adminarn":"arn:aws:secretsmanager:...:secret:okta/admin"}`,
 	},
 }
 

@@ -23,7 +23,7 @@ import (
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) { pgtest.Main(rotatortest.Hygienic(m)) }
 
 // cleanEnv keeps the machine's settings out of the command's way.
 func cleanEnv(t *testing.T) {
@@ -140,7 +140,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
 		{[]string{"help"}, exitOK, "rotator rotate"},
 		{[]string{"rotate", "--function", "postgres-single-user"}, exitUsage, "--secret-id is required"},
-		{[]string{"rotate", "--secret-id", "x"}, exitUsage, "--function is required (one of mysql-alternating-users, mysql-dual-password, mysql-single-user, postgres-alternating-users, postgres-single-user, sendgrid-api-key, webhook)"},
+		{[]string{"rotate", "--secret-id", "x"}, exitUsage, "--function is required (one of datadog-api-key, mysql-alternating-users, mysql-dual-password, mysql-single-user, okta-client-secret, postgres-alternating-users, postgres-single-user, sendgrid-api-key, twilio-api-key, webhook)"},
 		{[]string{"rotate", "--secret-id", "x", "--function", "oracle"}, exitUsage, `unknown function "oracle"`},
 		{[]string{"rotate", "--secret-id", "x", "--function", "postgres-single-user", "--token", "short"}, exitUsage, "--token must be"},
 		{[]string{"rotate", "--bogus"}, exitUsage, "flag provided but not defined"},

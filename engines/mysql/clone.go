@@ -96,7 +96,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	}
 	if n, limit := utf8.RuneCountInString(req.Username), sess.server.maxUserNameLength(); n > limit {
 		return resp, &rotator.FieldError{Field: rotator.FieldUsername,
-			Reason: fmt.Sprintf("gives the clone the name %q of %d characters; %s user names have at most %d: use a shorter user name", req.Username, n, sess.server, limit),
+			Reason: fmt.Sprintf("gives the clone the name %s of %d characters; %s user names have at most %d: use a shorter user name", rotator.Quote(req.Username), n, sess.server, limit),
 			Err:    rotator.ErrInvalidField}
 	}
 	host, exists, err := e.resolveHost(ctx, sess, op, t, req.Template, uh)

@@ -142,10 +142,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mysql: %s", e.Op)
 	if e.User != "" {
-		fmt.Fprintf(&b, " as %q", e.User)
+		fmt.Fprintf(&b, " as %s", rotator.Quote(e.User))
 	}
 	if e.Host != "" {
-		fmt.Fprintf(&b, " on %s", net.JoinHostPort(e.Host, strconv.Itoa(e.Port)))
+		fmt.Fprintf(&b, " on %s", rotator.Printable(net.JoinHostPort(e.Host, strconv.Itoa(e.Port))))
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Reason)
@@ -223,7 +223,7 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 		r.Code = me.Number
 		switch me.Number {
 		case erAccessDenied:
-			r.Reason = "access denied (wrong password, no such account for this host, or the account requires something this connection lacks): " + msg
+			r.Reason = "access denied (wrong \"password\", no account for \"username\" on this host, or the account needs what this connection lacks): " + msg
 			r.kind = []error{rotator.ErrLoginFailed}
 			if !gi.tls && gi.serverTLS {
 				r.Reason += fmt.Sprintf("; this connection did not use TLS (%s), and MariaDB answers so when the server has require_secure_transport=ON or the account REQUIRE SSL: remove \"ssl\": false / \"sslmode\": \"disable\" from the secret", t.tls.Source)
@@ -231,10 +231,10 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 		case erAccountLocked, erMariaDBAccountLocked, erPasswordExpired, erMustChangePassword:
 			r.kind = []error{rotator.ErrLoginFailed}
 		case erDBAccessDenied:
-			r.Reason = "not allowed to use the database: " + msg
+			r.Reason = "not allowed to use the database (field \"dbname\"): " + msg
 			r.kind = []error{rotator.ErrPermission}
 		case erBadDB:
-			r.Reason = fmt.Sprintf("database %q does not exist", t.dbname)
+			r.Reason = fmt.Sprintf("database %s (field \"dbname\") does not exist", rotator.Quote(t.dbname))
 			r.kind = []error{&rotator.FieldError{Field: rotator.FieldDBName, Reason: "names a database that does not exist on the server", Err: rotator.ErrInvalidField}}
 		case erSecureTransport:
 			r.Reason = fmt.Sprintf("the server requires TLS (require_secure_transport) and %s asks for none: %s", t.tls.Source, msg)
@@ -255,7 +255,7 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 	case errors.Is(err, context.Canceled):
 		return e.newError(op, t, "canceled", context.Canceled, rotator.ErrUnreachable)
 	case errors.As(err, &dnsErr):
-		return e.newError(op, t, "cannot resolve the host: "+dnsErr.Error(), dnsErr, rotator.ErrUnreachable)
+		return e.newError(op, t, "cannot resolve the \"host\": "+dnsErr.Err, dnsErr, rotator.ErrUnreachable)
 	case errors.As(err, &opErr):
 		return e.newError(op, t, opErr.Error(), opErr, rotator.ErrUnreachable)
 	case errors.Is(err, mysql.ErrInvalidConn):

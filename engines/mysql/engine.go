@@ -282,7 +282,7 @@ func checkEngine(s *rotator.Secret) error {
 		return &rotator.FieldError{Field: rotator.FieldEngine, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
 	}
 	if !engineNames[strings.ToLower(strings.TrimSpace(v))] {
-		return fmt.Errorf("%w: engine %q is not MySQL or MariaDB (this rotator serves mysql, mariadb, aurora and aurora-mysql)", rotator.ErrWrongEngine, v)
+		return fmt.Errorf("%w: engine %s is not MySQL or MariaDB (this rotator serves mysql, mariadb, aurora and aurora-mysql)", rotator.ErrWrongEngine, rotator.Quote(v))
 	}
 	return nil
 }
@@ -315,6 +315,20 @@ func checkHostPart(field, host string) error {
 	return nil
 }
 
+// maxHostNameLength is DNS's limit on a host name.
+const maxHostNameLength = 253
+
+// checkDBName rejects database names no server takes as given.
+func checkDBName(v string, max int) error {
+	switch {
+	case strings.ContainsFunc(v, rotator.IsControlOrFormat) || !utf8.ValidString(v):
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL, control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	case utf8.RuneCountInString(v) > max:
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: fmt.Sprintf("is %d characters long; database names have at most %d", utf8.RuneCountInString(v), max), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
@@ -329,6 +343,12 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	var err error
 	if t.host, err = s.Require(rotator.FieldHost); err != nil {
 		return nil, err
+	}
+	if strings.ContainsFunc(t.host, rotator.IsControlOrFormat) || !utf8.ValidString(t.host) {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "holds a control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	}
+	if len(t.host) > maxHostNameLength {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: fmt.Sprintf("is %d bytes long; a host name has at most %d", len(t.host), maxHostNameLength), Err: rotator.ErrInvalidField}
 	}
 	if strings.HasPrefix(t.host, "/") || strings.ContainsAny(t.host, ", \t\r\n()") {
 		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField}
@@ -352,8 +372,8 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.IndexByte(db, 0) >= 0 {
-		return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+	if err := checkDBName(db, 64); err != nil {
+		return nil, err
 	}
 	t.dbname = db
 	uh, set, err := s.Optional(FieldUserHost)

@@ -63,9 +63,9 @@ func (e *Engine) selfAccount(ctx context.Context, sess *session, op string, t *t
 	user, host := splitAccount(cu)
 	switch {
 	case user != t.username:
-		who := fmt.Sprintf("%q", cu)
+		who := rotator.Quote(cu)
 		if user == "" {
-			who = "the anonymous account ''@" + fmt.Sprintf("%q", host) + " (an anonymous account matched before the user's own)"
+			who = "the anonymous account ''@" + rotator.Quote(host) + " (an anonymous account matched before the user's own)"
 		}
 		return "", e.newError(op, t, "logged in, but the session belongs to "+who, nil, rotator.ErrLoginFailed)
 	case t.userHost != "" && host != t.userHost:

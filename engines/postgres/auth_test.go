@@ -289,7 +289,10 @@ func TestAuthUnverifiedMITM(t *testing.T) {
 				switch {
 				case c.sent && len(after) == 0:
 					t.Fatalf("%s: with the opt-in the client did not answer", op)
-				case !c.sent && len(after) > 0:
+				case !c.sent && len(after) > 0 && !bytes.Equal(after, []byte{'X', 0, 0, 0, 4}):
+					// A lone Terminate (pgx closing the refused connection)
+					// carries nothing; whether the fake server reads it
+					// before the check is a race.
 					t.Fatalf("%s: the client sent %d bytes after the StartupMessage (type %q)", op, len(after), after[0])
 				case c.sent && strings.Contains(c.name, "md5") && !strings.Contains(string(after), md5Response(user, pw)):
 					t.Fatalf("%s: the md5 opt-in did not answer the md5 request", op)

@@ -126,10 +126,10 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "postgres: %s", e.Op)
 	if e.User != "" {
-		fmt.Fprintf(&b, " as %q", e.User)
+		fmt.Fprintf(&b, " as %s", rotator.Quote(e.User))
 	}
 	if e.Host != "" {
-		fmt.Fprintf(&b, " on %s", net.JoinHostPort(e.Host, fmt.Sprint(e.Port)))
+		fmt.Fprintf(&b, " on %s", rotator.Printable(net.JoinHostPort(e.Host, fmt.Sprint(e.Port))))
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Reason)
@@ -172,12 +172,12 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 		r.Code = pe.Code
 		switch {
 		case pe.Code == "28P01":
-			r.Reason = "password authentication failed (wrong password, or no such role)"
+			r.Reason = "password authentication failed (wrong password, or no such role: check the secret's \"username\" and \"password\")"
 			r.kind = []error{rotator.ErrLoginFailed}
 		case strings.HasPrefix(pe.Code, "28"): // invalid_authorization_specification: no pg_hba entry, NOLOGIN, ...
 			r.kind = []error{rotator.ErrLoginFailed}
 		case pe.Code == "3D000":
-			r.Reason = fmt.Sprintf("database %q does not exist", t.dbname)
+			r.Reason = fmt.Sprintf("database %s (field \"dbname\") does not exist", rotator.Quote(t.dbname))
 			r.kind = []error{&rotator.FieldError{Field: rotator.FieldDBName, Reason: "names a database that does not exist on the server", Err: rotator.ErrInvalidField}}
 		case pe.Code == "42501":
 			r.Reason = "not allowed to connect: " + pe.Message
@@ -221,7 +221,7 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 	case errors.Is(err, context.Canceled):
 		return e.newError(op, t, "canceled", context.Canceled, rotator.ErrUnreachable)
 	case errors.As(err, &dnsErr):
-		return e.newError(op, t, "cannot resolve the host: "+dnsErr.Error(), dnsErr, rotator.ErrUnreachable)
+		return e.newError(op, t, "cannot resolve the \"host\": "+dnsErr.Err, dnsErr, rotator.ErrUnreachable)
 	case errors.As(err, &opErr):
 		return e.newError(op, t, opErr.Error(), opErr, rotator.ErrUnreachable)
 	}

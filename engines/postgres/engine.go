@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
@@ -285,6 +286,20 @@ func checkRoleName(field, name string) error {
 	return nil
 }
 
+// maxHostNameLength is DNS's limit on a host name.
+const maxHostNameLength = 253
+
+// checkDBName rejects database names no server takes as given.
+func checkDBName(v string, max int) error {
+	switch {
+	case strings.ContainsFunc(v, rotator.IsControlOrFormat) || !utf8.ValidString(v):
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL, control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	case utf8.RuneCountInString(v) > max:
+		return &rotator.FieldError{Field: rotator.FieldDBName, Reason: fmt.Sprintf("is %d characters long; database names have at most %d", utf8.RuneCountInString(v), max), Err: rotator.ErrInvalidField}
+	}
+	return nil
+}
+
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	if e.configErr != nil {
 		return nil, e.configErr
@@ -302,7 +317,7 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 			switch strings.ToLower(strings.TrimSpace(v)) {
 			case "postgres", "postgresql", "aurora-postgresql":
 			default:
-				return nil, fmt.Errorf("%w: engine %q is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, v)
+				return nil, fmt.Errorf("%w: engine %s is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, rotator.Quote(v))
 			}
 		}
 	}
@@ -310,6 +325,12 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 	var err error
 	if t.host, err = s.Require(rotator.FieldHost); err != nil {
 		return nil, err
+	}
+	if strings.ContainsFunc(t.host, rotator.IsControlOrFormat) || !utf8.ValidString(t.host) {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "holds a control character or invalid UTF-8", Err: rotator.ErrInvalidField}
+	}
+	if len(t.host) > maxHostNameLength {
+		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: fmt.Sprintf("is %d bytes long; a host name has at most %d", len(t.host), maxHostNameLength), Err: rotator.ErrInvalidField}
 	}
 	if strings.HasPrefix(t.host, "/") || strings.ContainsAny(t.host, ", \t\r\n") {
 		return nil, &rotator.FieldError{Field: rotator.FieldHost, Reason: "must be one host name or IP address", Err: rotator.ErrInvalidField}
@@ -335,8 +356,8 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 		if !ok {
 			return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "must be a JSON string", Err: rotator.ErrInvalidField}
 		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return nil, &rotator.FieldError{Field: rotator.FieldDBName, Reason: "holds a NUL character", Err: rotator.ErrInvalidField}
+		if err := checkDBName(v, maxIdentifierLen); err != nil {
+			return nil, err
 		}
 		if v != "" {
 			t.dbname = v

@@ -206,7 +206,7 @@ func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (o
 			if !ok {
 				bad(rotator.FieldEngine, &rotator.FieldError{Field: rotator.FieldEngine, Reason: "must be a JSON string", Err: rotator.ErrInvalidField})
 			} else {
-				bad(rotator.FieldEngine, fmt.Errorf("%w: engine %q is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, v))
+				bad(rotator.FieldEngine, fmt.Errorf("%w: engine %s is not PostgreSQL (this rotator serves postgres, postgresql and aurora-postgresql)", rotator.ErrWrongEngine, rotator.Quote(v)))
 			}
 		}
 	}

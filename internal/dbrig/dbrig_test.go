@@ -173,6 +173,11 @@ func TestWorkDir(t *testing.T) {
 	if b, err := os.ReadFile(d.File(ownerFile)); err != nil || string(b) != strconv.Itoa(os.Getpid()) {
 		t.Fatalf("owner file = %q, %v", b, err)
 	}
+	if sub, err := d.Mkdir("tmp"); err != nil {
+		t.Fatal(err)
+	} else if fi, err := os.Stat(sub); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("Mkdir made %v, %v", fi, err)
+	}
 	b, err := NewServerCert([]string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)

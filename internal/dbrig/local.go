@@ -170,6 +170,19 @@ func (d *WorkDir) Chown(path string) error {
 	return os.Chown(path, int(d.cred.Uid), int(d.cred.Gid))
 }
 
+// Mkdir makes the directory name in the directory, for the server's user
+// alone, and returns its path.
+func (d *WorkDir) Mkdir(name string) (string, error) {
+	p := d.File(name)
+	if err := os.Mkdir(p, 0o700); err != nil {
+		return "", err
+	}
+	if err := d.Chown(p); err != nil {
+		return "", fmt.Errorf("chown %s: %w", p, err)
+	}
+	return p, nil
+}
+
 // WriteFile writes name in the directory, owned by the server's OS user,
 // and returns its path.
 func (d *WorkDir) WriteFile(name string, data []byte, mode os.FileMode) (string, error) {

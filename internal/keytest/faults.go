@@ -52,7 +52,10 @@ func (f *Faults) Serve(op Op, w http.ResponseWriter, r *http.Request, next http.
 		select {
 		case <-time.After(fl.Delay):
 		case <-r.Context().Done():
-			return
+			// The client gave up: abort the connection rather than let
+			// the server finish an empty 200 that a reused connection
+			// could hand to the client's next attempt.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if fl.Status == 0 {

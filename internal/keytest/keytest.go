@@ -85,6 +85,11 @@ type Vendor interface {
 	Clear()
 }
 
+// AdminRequired is implemented by fakes of vendors whose keys cannot
+// manage keys (Twilio's Standard keys, Okta's client secrets): every case
+// of the suite then rotates with an admin secret.
+type AdminRequired interface{ AdminRequired() bool }
+
 // Live returns the keys of v that are not revoked.
 func Live(v Vendor) []Key {
 	var out []Key
@@ -117,6 +122,9 @@ func newRig(t *testing.T, v Vendor, admin bool, smOpts ...rotatortest.Option) *r
 	t.Cleanup(sm.Close)
 	r := &rig{t: t, v: v, sm: sm, logs: &rotatortest.LogBuffer{}}
 	adminARN := ""
+	if a, ok := v.(AdminRequired); ok && a.AdminRequired() {
+		admin = true
+	}
 	if admin {
 		a := v.NewAdmin(t)
 		if a == "" {
@@ -215,7 +223,7 @@ func (r *rig) assertNoOrphans(allowed ...string) {
 		keep[a] = true
 	}
 	for _, k := range Live(r.v) {
-		if !keep[k.Value] {
+		if !keep[k.Value] && !isAdmin(k) {
 			r.t.Errorf("orphan key alive: id %s name %q", k.ID, k.Name)
 		}
 	}

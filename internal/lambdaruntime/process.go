@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
 
 // DefaultMemoryMB is the AWS_LAMBDA_FUNCTION_MEMORY_SIZE [Env] sets unless
@@ -252,7 +254,17 @@ type syncBuffer struct {
 	buf bytes.Buffer
 }
 
+// Write keeps p, and hands each line to the test binary's secret hygiene
+// check (rotatortest.Hygienic): a bootstrap's output is its log lines and,
+// as in Lambda, its metric lines.
 func (b *syncBuffer) Write(p []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(p), "\n") {
+		kind := "log"
+		if strings.HasPrefix(line, `{"_aws"`) {
+			kind = "metric"
+		}
+		rotatortest.Capture(kind, line)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)

@@ -79,6 +79,13 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	}
 	defer wd.Discard()
 	dir, cred := wd.Path, wd.Cred()
+	// The server's temporary tables go in a directory of its own: in the
+	// shared /tmp, servers installing at once removed one another's
+	// (mariadb-install-db: "Unknown table mysql.tmp_user_sys").
+	tmp, err := wd.Mkdir("tmp")
+	if err != nil {
+		return nil, "", wrap(err)
+	}
 
 	s := &Server{
 		Mode:                   ModeLocal,
@@ -93,7 +100,7 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 		RequireSecureTransport: cfg.requireSecure,
 	}
 	install := exec.CommandContext(ctx, bins.install, "--no-defaults", "--datadir="+s.DataDir,
-		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve")
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve", "--tmpdir="+tmp)
 	install.Dir = dir
 	// Without MYSQL_* and MARIADB_* variables (MYSQL_PWD, MYSQL_HOST...),
 	// which would change what the tools do.
@@ -107,6 +114,7 @@ func startLocal(ctx context.Context, cfg config) (_ *Server, skip string, _ erro
 	args := []string{
 		"--no-defaults",
 		"--datadir=" + s.DataDir,
+		"--tmpdir=" + tmp,
 		"--bind-address=127.0.0.1",
 		"--socket=" + sock,
 		"--pid-file=" + filepath.Join(dir, "mysqld.pid"),

@@ -18,6 +18,7 @@ import (
 	"github.com/rotatorkit/rotator/internal/dbrig"
 	"github.com/rotatorkit/rotator/internal/dbrig/registry"
 	"github.com/rotatorkit/rotator/internal/testbackend"
+	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -162,7 +163,7 @@ func StopAll() { reg.StopAll() }
 // Main runs the tests and then stops every server this package started:
 //
 //	func TestMain(m *testing.M) { mariadbtest.Main(m) }
-func Main(m *testing.M) { reg.Main(m) }
+func Main(m testmain.M) { reg.Main(m) }
 
 // Activate allows Shared and returns the function that stops the shared
 // servers, for a TestMain that serves several rigs:

@@ -183,7 +183,7 @@ func Shared(t testing.TB) *Server {
 // when the binary gets SIGINT or SIGTERM. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { mototest.Main(m) }
-func Main(m *testing.M) {
+func Main(m testmain.M) {
 	shared.mu.Lock()
 	shared.mainActive = true
 	shared.mu.Unlock()

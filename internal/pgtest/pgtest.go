@@ -19,6 +19,7 @@ import (
 	"github.com/rotatorkit/rotator/internal/dbrig/registry"
 	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/internal/testbackend"
+	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -136,7 +137,7 @@ var reg = registry.New("pgtest", registry.Need{Env: EnvRequire},
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
 // SIGINT and SIGTERM also stop the servers before the binary exits.
-func Main(m *testing.M) { reg.Main(m) }
+func Main(m testmain.M) { reg.Main(m) }
 
 // Activate allows Shared and returns the function that stops the shared
 // servers, for a TestMain that serves several rigs (internal/mariadbtest

@@ -7,11 +7,15 @@
 //	... run the engine's calls and a rotation ...
 //	srv.AssertValid(t)
 //
-// Start runs one `prism mock --errors` a spec (Prism serves one
-// description a process) behind one HTTPS front that routes each request
-// by path to the spec that declares it, and records every request Prism
-// refused or flagged (a 4xx/5xx answer, or an sl-violations header). A
-// request no spec declares is a violation too.
+// Start runs one `prism mock` a spec (Prism serves one description a
+// process) behind one HTTPS front that routes each request by path to
+// the spec that declares it, and records every request Prism refused or
+// flagged (a 4xx/5xx answer, or a request violation in the sl-violations
+// header). A request no spec declares is a violation too. Violations of
+// the response (a vendor's own example that does not match its own
+// schema, as Twilio's relative next_page_uri) are logged, not failed:
+// they say nothing of the engine's request, and with --errors Prism
+// would have answered them with a 500.
 //
 // The specs live in specs/ (trimmed copies of the vendors' descriptions;
 // specs/README.md says where each comes from). Prism is found at

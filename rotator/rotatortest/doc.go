@@ -69,4 +69,12 @@
 // 500; with [Fault.AfterApply] the call's change is made before the fault
 // hides the answer.
 // [Server.StagesOf] and [Server.ValueOf] read the state without a call.
+//
+// # Secret hygiene
+//
+// [Hygienic] wraps a test binary's run and fails it when any secret value
+// stored through a server (or made by its GetRandomPassword) appears in a
+// [LogBuffer] line, an error or panic of a rotation function the server
+// ran, the standard logger, stdout or stderr. [NewHygiene] and
+// [WithHygiene] give a test a check of its own.
 package rotatortest

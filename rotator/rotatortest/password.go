@@ -52,6 +52,7 @@ func (s *Server) getRandomPassword(body []byte) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
+	s.cfg.hygiene.Track(pw)
 	return getRandomPasswordOut{RandomPassword: pw}, nil
 }
 

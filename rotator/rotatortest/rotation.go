@@ -314,10 +314,16 @@ func (s *Server) attempt(ctx context.Context, o *RotationOutcome, fn RotationFun
 	return nil
 }
 
+// invokeSafely runs one step; the function's error or panic is captured
+// for the secret hygiene check (see [Hygienic]).
 func invokeSafely(ctx context.Context, fn RotationFunc, ev events.SecretsManagerSecretRotationEvent) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			Capture("panic", fmt.Sprint(r))
 			err = fmt.Errorf("rotation function panicked: %v", r)
+		}
+		if err != nil {
+			Capture("error", err.Error())
 		}
 	}()
 	return fn(ctx, ev)

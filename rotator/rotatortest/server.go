@@ -79,6 +79,7 @@ type config struct {
 	clock          func() time.Time
 	pendingCleanup bool
 	noListen       bool
+	hygiene        *Hygiene
 }
 
 // Option configures a [Server].
@@ -129,12 +130,22 @@ func WithoutListener() Option {
 	return func(c *config) { c.noListen = true }
 }
 
+// WithHygiene makes the server register the secret values stored through
+// it, and the passwords GetRandomPassword makes, into h instead of the
+// test binary's own Hygiene (see [Hygienic]).
+func WithHygiene(h *Hygiene) Option {
+	return func(c *config) { c.hygiene = h }
+}
+
 // NewServer starts a Secrets Manager on 127.0.0.1 on a free port (through
 // net/http/httptest). Call [Server.Close] when done.
 func NewServer(opts ...Option) *Server {
-	cfg := config{attempts: 3, clock: time.Now, pendingCleanup: true}
+	cfg := config{attempts: 3, clock: time.Now, pendingCleanup: true, hygiene: binaryHygiene}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.hygiene == nil {
+		cfg.hygiene = binaryHygiene
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{

@@ -195,6 +195,21 @@ func checkToken(token string) *apiError {
 	return nil
 }
 
+// MaxSecretSize is the API's limit on a SecretString or SecretBinary:
+// 65,536 bytes.
+const MaxSecretSize = 65536
+
+// checkValueSize applies the API's length constraint on a secret value.
+func checkValueSize(str *string, bin []byte) *apiError {
+	if str != nil && len(*str) > MaxSecretSize {
+		return errf(errValidation, "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to %d", MaxSecretSize)
+	}
+	if len(bin) > MaxSecretSize {
+		return errf(errValidation, "1 validation error detected: Value at 'secretBinary' failed to satisfy constraint: Member must have length less than or equal to %d", MaxSecretSize)
+	}
+	return nil
+}
+
 // epoch marshals a time as AWS JSON does: seconds since the epoch.
 type epoch time.Time
 
@@ -238,8 +253,14 @@ func (s *Server) createSecret(body []byte, call *Call) (any, *apiError) {
 	if in.Name == "" {
 		return nil, errf(errInvalidParameter, "You must specify a Name.")
 	}
+	if in.SecretString != nil {
+		s.cfg.hygiene.TrackSecretString(*in.SecretString)
+	}
 	if in.SecretString != nil && in.SecretBinary != nil {
 		return nil, errf(errInvalidParameter, "You can't specify both a binary secret value and a string secret value in the same secret.")
+	}
+	if e := checkValueSize(in.SecretString, in.SecretBinary); e != nil {
+		return nil, e
 	}
 	hasValue := in.SecretString != nil || in.SecretBinary != nil
 	token := in.ClientRequestToken
@@ -374,11 +395,17 @@ func (s *Server) putSecretValue(body []byte, call *Call) (any, *apiError) {
 	if e := decode(body, &in); e != nil {
 		return nil, e
 	}
+	if in.SecretString != nil {
+		s.cfg.hygiene.TrackSecretString(*in.SecretString)
+	}
 	if in.SecretString != nil && in.SecretBinary != nil {
 		return nil, errf(errInvalidParameter, "You can't specify both a binary secret value and a string secret value in the same secret.")
 	}
 	if in.SecretString == nil && in.SecretBinary == nil {
 		return nil, errf(errInvalidRequest, "You must provide either SecretString or SecretBinary.")
+	}
+	if e := checkValueSize(in.SecretString, in.SecretBinary); e != nil {
+		return nil, e
 	}
 	token := in.ClientRequestToken
 	if token == "" {

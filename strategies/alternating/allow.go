@@ -84,7 +84,7 @@ func checkPair(p [2]string) error {
 	case p[0] == "" || p[1] == "":
 		return fmt.Errorf("has an empty user name")
 	case p[0] == p[1]:
-		return fmt.Errorf("pairs %q with itself", p[0])
+		return fmt.Errorf("pairs %s with itself", rotator.Quote(p[0]))
 	}
 	return nil
 }
@@ -174,6 +174,6 @@ func (s *Strategy) Target(p Plan, master *rotator.Secret) (rotator.CheckTargetRe
 		other = base
 	}
 	return rotator.CheckTargetRequest{}, notAllowed(fmt.Sprintf(
-		"names %q: %q may alternate only with its clone pair %q, or with a user paired with it by the master secret's %q or $%s",
-		p.Next, p.Current, other, FieldAlternatingPairs, EnvAllowedPairs), nil)
+		"names %s: %s may alternate only with its clone pair %s, or with a user paired with it by the master secret's %q or $%s",
+		rotator.Quote(p.Next), rotator.Quote(p.Current), rotator.Quote(other), FieldAlternatingPairs, EnvAllowedPairs), nil)
 }

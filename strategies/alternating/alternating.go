@@ -105,9 +105,9 @@ func (s *Strategy) CreatePending(ctx context.Context, r *rotator.Rotation) (*rot
 	if err := s.validate("current", cur); err != nil {
 		return nil, err
 	}
-	masterARN, err := cur.Require(rotator.FieldMasterARN)
+	masterARN, err := requireMasterARN(cur)
 	if err != nil {
-		return nil, fmt.Errorf("current secret: %w", err)
+		return nil, err
 	}
 	p, err := s.plan(cur)
 	if err != nil {
@@ -177,9 +177,9 @@ func (s *Strategy) SetPending(ctx context.Context, r *rotator.Rotation) error {
 	if err := s.engine.Login(ctx, cur); err != nil {
 		return fmt.Errorf("log in with current credentials before using the master: %w", err)
 	}
-	masterARN, err := cur.Require(rotator.FieldMasterARN)
+	masterARN, err := requireMasterARN(cur)
 	if err != nil {
-		return fmt.Errorf("current secret: %w", err)
+		return err
 	}
 	master, err := r.Secret(ctx, "master", masterARN)
 	if err != nil {
@@ -239,9 +239,9 @@ func GuardError(p Plan, err error) error {
 	if !errors.Is(err, rotator.ErrNotAllowed) {
 		return fmt.Errorf("check the users with master secret: %w", err)
 	}
-	what := fmt.Sprintf("names %q", p.Next)
+	what := fmt.Sprintf("names %s", rotator.Quote(p.Next))
 	if !p.Named {
-		what = fmt.Sprintf("is not set, so the second user is %q (the clone pair of %q)", p.Next, p.Current)
+		what = fmt.Sprintf("is not set, so the second user is %s (the clone pair of %s)", rotator.Quote(p.Next), rotator.Quote(p.Current))
 	}
 	return notAllowed(what+", and the server refuses the pair: "+err.Error(), err)
 }

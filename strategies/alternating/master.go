@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -88,7 +89,21 @@ func selfReference(err error) error {
 	case errors.Is(err, rotator.ErrNotAllowed):
 		return masterError("cannot be told from the secret being rotated: "+err.Error(), err)
 	}
-	return err
+	return fmt.Errorf("current secret: field %q names a secret that cannot be read: %w", rotator.FieldMasterARN, err)
+}
+
+// requireMasterARN returns the current secret's "masterarn": present, a
+// string, and something that could be a secret's ARN or name (at most
+// rotator.MaxSecretIDLength bytes of UTF-8 without control characters).
+func requireMasterARN(cur *rotator.Secret) (string, error) {
+	arn, err := cur.Require(rotator.FieldMasterARN)
+	if err != nil {
+		return "", fmt.Errorf("current secret: %w", err)
+	}
+	if len(arn) > rotator.MaxSecretIDLength || !utf8.ValidString(arn) || strings.ContainsFunc(arn, rotator.IsControlOrFormat) {
+		return "", masterError("is not a secret's ARN or name: "+rotator.Quote(arn), rotator.ErrInvalidField)
+	}
+	return arn, nil
 }
 
 // CheckMasterARN refuses a "masterarn" that names the rotated secret
@@ -110,11 +125,11 @@ func checkMaster(master, cur *rotator.Secret, p Plan) (*rotator.Secret, error) {
 	}
 	mu := master.Username()
 	if p.Named && mu == p.Next {
-		return nil, notAllowed(fmt.Sprintf("names %q, the master's own user: an application's rotation never changes the master", mu), nil)
+		return nil, notAllowed(fmt.Sprintf("names %s, the master's own user: an application's rotation never changes the master", rotator.Quote(mu)), nil)
 	}
 	for _, u := range []string{p.Current, p.Next, p.Base, p.CloneName} {
 		if u != "" && mu == u {
-			return nil, masterError(fmt.Sprintf("names a secret for %q, one of the users this rotation alternates: an application's secret, not a master secret", mu), rotator.ErrNotAllowed)
+			return nil, masterError(fmt.Sprintf("names a secret for %s, one of the users this rotation alternates: an application's secret, not a master secret", rotator.Quote(mu)), rotator.ErrNotAllowed)
 		}
 	}
 	m := withConnection(master, cur)
@@ -127,8 +142,8 @@ func checkMaster(master, cur *rotator.Secret, p Plan) (*rotator.Secret, error) {
 		return nil, fmt.Errorf("current secret: %w", err)
 	}
 	if !strings.EqualFold(m.Host(), cur.Host()) || mport != cport {
-		return nil, masterError(fmt.Sprintf("names a master secret for another server (host %q port %d; this secret's server is host %q port %d): a master secret is used only against the server of the secret it rotates",
-			m.Host(), mport, cur.Host(), cport), rotator.ErrNotAllowed)
+		return nil, masterError(fmt.Sprintf("names a master secret for another server (host %s port %d; this secret's server is host %s port %d): a master secret is used only against the server of the secret it rotates",
+			rotator.Quote(m.Host()), mport, rotator.Quote(cur.Host()), cport), rotator.ErrNotAllowed)
 	}
 	return m, nil
 }

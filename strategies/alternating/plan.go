@@ -39,9 +39,9 @@ func (s *Strategy) Plan(cur *rotator.Secret) (Plan, error) {
 	if err := s.validate("current", cur); err != nil {
 		return Plan{}, err
 	}
-	masterARN, err := cur.Require(rotator.FieldMasterARN)
+	masterARN, err := requireMasterARN(cur)
 	if err != nil {
-		return Plan{}, fmt.Errorf("current secret: %w", err)
+		return Plan{}, err
 	}
 	p, err := s.plan(cur)
 	if err != nil {

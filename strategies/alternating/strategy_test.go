@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -88,7 +87,7 @@ func newFlowRig(t *testing.T, cur map[string]any, master map[string]any, opts ..
 		cur["masterarn"] = store("master", master)
 	}
 	f.arn = store("app", cur)
-	h, err := rotator.New(f.sm.Client(), New(f.engine, opts...), rotator.WithLogger(slog.New(slog.DiscardHandler)))
+	h, err := rotator.New(f.sm.Client(), New(f.engine, opts...), rotator.WithLogger((&rotatortest.LogBuffer{}).Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}

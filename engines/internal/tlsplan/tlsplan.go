@@ -98,7 +98,7 @@ func (s *Settings) SetBundleFile(path string) error {
 func (s *Settings) SetDefaultMode(mode string) error {
 	m := strings.ToLower(strings.TrimSpace(mode))
 	if !ValidMode(m) {
-		return fmt.Errorf("default sslmode %q is not one of disable, prefer, require, verify-ca, verify-full", mode)
+		return fmt.Errorf("default sslmode %s is not one of disable, prefer, require, verify-ca, verify-full", rotator.Quote(mode))
 	}
 	s.DefaultMode = m
 	return nil
@@ -181,7 +181,7 @@ func (s *Settings) Plan(sec *rotator.Secret) (Plan, error) {
 	} else if set {
 		mode = strings.ToLower(strings.TrimSpace(v))
 		if !ValidMode(mode) {
-			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %q; want disable, prefer, require, verify-ca or verify-full", v), Err: rotator.ErrInvalidField}
+			return p, &rotator.FieldError{Field: FieldSSLMode, Reason: fmt.Sprintf("is %s; want disable, prefer, require, verify-ca or verify-full", rotator.Quote(v)), Err: rotator.ErrInvalidField}
 		}
 		p.Source = fmt.Sprintf(`"sslmode": %q`, mode)
 	}
@@ -194,7 +194,7 @@ func (s *Settings) Plan(sec *rotator.Secret) (Plan, error) {
 			// Both present: they must mean the same thing.
 			agree := (ssl && (mode == Require || mode == VerifyCA || mode == VerifyFull)) || (!ssl && mode == Disable)
 			if !agree {
-				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %q; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, mode), Err: rotator.ErrInvalidField}
+				return p, &rotator.FieldError{Field: FieldSSL, Reason: fmt.Sprintf("is %v but \"sslmode\" is %s; they must agree (ssl true needs require, verify-ca or verify-full; false needs disable)", ssl, rotator.Quote(mode)), Err: rotator.ErrInvalidField}
 			}
 		} else if ssl {
 			mode, p.Source = VerifyFull, `"ssl": true`
@@ -244,7 +244,7 @@ func (s *Settings) Plan(sec *rotator.Secret) (Plan, error) {
 			p.RequireBinding = true
 		case "", "prefer", "disable": // the engine's own rules apply
 		default:
-			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %q; want prefer or require", v), Err: rotator.ErrInvalidField}
+			return p, &rotator.FieldError{Field: FieldChannelBinding, Reason: fmt.Sprintf("is %s; want prefer or require", rotator.Quote(v)), Err: rotator.ErrInvalidField}
 		}
 	}
 	switch {

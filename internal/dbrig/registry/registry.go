@@ -192,7 +192,7 @@ func (r *Registry[S]) Activate() (stop func()) {
 
 // Main runs the tests, then stops every server (also on SIGINT and
 // SIGTERM: internal/testmain).
-func (r *Registry[S]) Main(m *testing.M) {
+func (r *Registry[S]) Main(m testmain.M) {
 	testmain.Run(m, r.rig, r.Activate())
 }
 
