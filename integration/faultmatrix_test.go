@@ -108,6 +108,18 @@ type fmTarget struct {
 	change, commit, reply, loginQuery []byte
 }
 
+// setServer sets the target's secret, master and login from the test
+// server's secret maker, superuser and login check.
+func (f *fmTarget) setServer(secret func(user, password string) *rotator.Secret, superUser, superPassword string, canLogin func(ctx context.Context, user, password string) error) {
+	f.secret = func(t *testing.T, user, password, host string, port int) *rotator.Secret {
+		return withPort(t, secret(user, password), host, port)
+	}
+	f.master = func(t *testing.T, host string, port int) *rotator.Secret {
+		return withPort(t, secret(superUser, superPassword), host, port)
+	}
+	f.login = func(user, password string) error { return canLogin(context.Background(), user, password) }
+}
+
 // fmResult is one row of the matrix.
 type fmResult struct {
 	Strategy, Step, Fault string
@@ -225,18 +237,10 @@ func (c *fmCase) begin(token string) {
 // value returns the secret's value at a version, or nil; every password
 // read is remembered for the checks and the leak scan.
 func (c *fmCase) value(versionID string) *rotator.Secret {
-	if versionID == "" {
-		return nil
+	s := secretAt(c.t, c.sm, c.arn, versionID)
+	if s != nil {
+		c.remember(s)
 	}
-	v, ok := c.sm.ValueOf(c.arn, versionID)
-	if !ok {
-		return nil
-	}
-	s, err := rotator.ParseSecret(v)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.remember(s)
 	return s
 }
 

@@ -30,16 +30,6 @@ func my8(t *testing.T) *mariadbtest.Server {
 	return db
 }
 
-// beginRotation starts a rotation with token as RotateSecret does, without
-// invoking a function, so the test drives the steps itself.
-func (r *myRig) beginRotation(token string) {
-	r.t.Helper()
-	out, _ := rotatortest.Rotate(r.t, r.sm, r.arn, nil, rotatortest.WithToken(token), rotatortest.WithLambdaARN(rotatortest.FunctionARN("unregistered")))
-	if r.sm.VersionOf(r.arn, "AWSPENDING") != token {
-		r.t.Fatalf("token not pending after RotateSecret: %+v", out)
-	}
-}
-
 // pluginOf returns the authentication plugin of user@127.0.0.1.
 func pluginOf(t *testing.T, db *mariadbtest.Server, user string) string {
 	t.Helper()

@@ -17,31 +17,7 @@ func TestMySQLAlternatingUsersRotation(t *testing.T) {
 	base := mariadbtest.UniqueName("alt")
 	clone := base + "_clone"
 	r := myAlternatingRig(t, db, base, nil, myRigConfig{opts: []rotator.Option{rotator.WithPasswordGenerator(everyChar{})}})
-	var previous *rotator.Secret
-	for i := 1; i <= 5; i++ {
-		out := r.rotate()
-		if !out.Succeeded {
-			t.Fatalf("rotation %d: %v", i, out.Err)
-		}
-		cur := r.stage("AWSCURRENT")
-		want := clone
-		if i%2 == 0 {
-			want = base
-		}
-		if cur.Username() != want {
-			t.Fatalf("rotation %d: AWSCURRENT user %q, want %q", i, cur.Username(), want)
-		}
-		if err := r.login(cur); err != nil {
-			t.Fatalf("rotation %d: AWSCURRENT does not log in: %v", i, err)
-		}
-		if err := r.login(r.stage("AWSPREVIOUS")); err != nil {
-			t.Fatalf("rotation %d: AWSPREVIOUS (the other user) stopped working: %v", i, err)
-		}
-		if previous != nil && previous.Password() == cur.Password() {
-			t.Fatalf("rotation %d: password not changed", i)
-		}
-		previous = cur
-	}
+	r.assertAlternatingRotations(base, clone, 5)
 	hosts := db.Query(t, "SELECT Host FROM mysql.user WHERE User = ?", clone)
 	if !slices.Equal(hosts, []string{mariadbtest.UserHost}) {
 		t.Fatalf("the clone's accounts are on hosts %q, want only the base's %q", hosts, mariadbtest.UserHost)

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"net"
 	"slices"
 	"strconv"
@@ -31,13 +30,6 @@ func TestMySQLFaultMatrix(t *testing.T) {
 }
 
 func mysqlFMTarget(db *mariadbtest.Server) *fmTarget {
-	withPort := func(t *testing.T, s *rotator.Secret, host string, port int) *rotator.Secret {
-		s.SetString(rotator.FieldHost, host)
-		if err := s.Set(rotator.FieldPort, port); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
 	// The first statement that gives an account a password: MariaDB's SET
 	// PASSWORD FOR and CREATE USER ... IDENTIFIED BY PASSWORD (a clone),
 	// MySQL's ALTER/CREATE USER ... IDENTIFIED WITH.
@@ -45,22 +37,13 @@ func mysqlFMTarget(db *mariadbtest.Server) *fmTarget {
 	if !db.MariaDB {
 		change = []byte("IDENTIFIED WITH")
 	}
-	return &fmTarget{
+	f := &fmTarget{
 		addr: net.JoinHostPort(db.Host, strconv.Itoa(db.Port)),
 		newRole: func(t *testing.T, prefix string) (string, string) {
 			user, pw := mariadbtest.UniqueName(prefix), mariadbtest.RandomPassword(30)
 			db.CreateUser(t, user, mariadbtest.UserHost, pw)
 			db.CreateUser(t, mariadbtest.UniqueName(prefix+"_by"), mariadbtest.UserHost, mariadbtest.RandomPassword(30))
 			return user, pw
-		},
-		secret: func(t *testing.T, user, password, host string, port int) *rotator.Secret {
-			return withPort(t, db.Secret(user, password), host, port)
-		},
-		master: func(t *testing.T, host string, port int) *rotator.Secret {
-			return withPort(t, db.Secret(db.SuperUser, db.SuperPassword), host, port)
-		},
-		login: func(user, password string) error {
-			return db.CanLogin(context.Background(), user, password)
 		},
 		snapshot: func(t *testing.T, skip []string) map[string]string {
 			t.Helper()
@@ -80,4 +63,6 @@ func mysqlFMTarget(db *mariadbtest.Server) *fmTarget {
 		change:     change,
 		loginQuery: []byte("CURRENT_USER()"),
 	}
+	f.setServer(db.Secret, db.SuperUser, db.SuperPassword, db.CanLogin)
+	return f
 }

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 	"github.com/rotatorkit/rotator/internal/mariadbtest"
@@ -26,22 +24,9 @@ const dualPasswordUser strategyKind = 100
 // handler that rotatortest's RotateSecret invokes, as pgRig does for
 // PostgreSQL.
 type myRig struct {
-	t      *testing.T
-	db     *mariadbtest.Server
-	sm     *rotatortest.Server
-	arn    string
-	logs   *rotatortest.LogBuffer
-	seen   []string
-	handle rotatortest.RotationFunc
-
-	kind    strategyKind
-	opts    []rotator.Option
-	altOpts []alternating.Option
+	rig
+	db      *mariadbtest.Server
 	engOpts []mysql.Option
-
-	mu        sync.Mutex
-	errs      []string
-	masterARN string
 }
 
 type myRigConfig struct {
@@ -52,17 +37,10 @@ type myRigConfig struct {
 
 func newMyRig(t *testing.T, db *mariadbtest.Server, kind strategyKind, secret *rotator.Secret, cfg myRigConfig) *myRig {
 	t.Helper()
-	r := &myRig{t: t, db: db, sm: rotatortest.NewServer(), logs: &rotatortest.LogBuffer{}}
-	t.Cleanup(r.sm.Close)
-	r.seen = append(r.seen, secret.Password())
-	value, err := secret.Value()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.arn = r.sm.MustCreateSecret(t, mariadbtest.UniqueName("rds/app"), value)
-	r.kind, r.opts, r.altOpts, r.engOpts = kind, cfg.opts, cfg.altOpts, cfg.engOpts
+	r := &myRig{db: db, engOpts: cfg.engOpts}
+	r.kind, r.opts, r.altOpts = kind, cfg.opts, cfg.altOpts
+	r.init(t, secret, mariadbtest.UniqueName, r.login)
 	r.handle = r.sandbox()
-	t.Cleanup(r.assertNoLeaks)
 	return r
 }
 
@@ -81,104 +59,12 @@ func newMyStrategy(kind strategyKind, engine *mysql.Engine, altOpts []alternatin
 // sandbox returns a new handler with its own engine and strategy, as a
 // separate Lambda sandbox would have.
 func (r *myRig) sandbox() rotatortest.RotationFunc {
-	r.t.Helper()
-	engine := mysql.New(r.engOpts...)
-	h, err := rotator.New(r.sm.Client(), newMyStrategy(r.kind, engine, r.altOpts), append([]rotator.Option{rotator.WithLogger(r.logs.Logger())}, r.opts...)...)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return func(ctx context.Context, ev events.SecretsManagerSecretRotationEvent) error {
-		err := h.Handle(ctx, ev)
-		if err != nil {
-			r.mu.Lock()
-			r.errs = append(r.errs, err.Error())
-			r.mu.Unlock()
-		}
-		return err
-	}
-}
-
-func (r *myRig) rotate() rotatortest.RotationOutcome {
-	r.t.Helper()
-	out, _ := rotatortest.Rotate(r.t, r.sm, r.arn, r.handle)
-	for _, id := range []string{r.sm.VersionOf(r.arn, "AWSCURRENT"), r.sm.VersionOf(r.arn, "AWSPENDING")} {
-		if s := r.valueAt(id); s != nil {
-			r.seen = append(r.seen, s.Password())
-		}
-	}
-	return out
-}
-
-func (r *myRig) valueAt(versionID string) *rotator.Secret {
-	if versionID == "" {
-		return nil
-	}
-	v, ok := r.sm.ValueOf(r.arn, versionID)
-	if !ok {
-		return nil
-	}
-	s, err := rotator.ParseSecret(v)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return s
-}
-
-func (r *myRig) stage(stage string) *rotator.Secret {
-	r.t.Helper()
-	s := r.valueAt(r.sm.VersionOf(r.arn, stage))
-	if s == nil {
-		r.t.Fatalf("no %s value", stage)
-	}
-	return s
+	return r.sandboxWith(newMyStrategy(r.kind, mysql.New(r.engOpts...), r.altOpts))
 }
 
 // login tries the secret's credentials against the real server.
 func (r *myRig) login(s *rotator.Secret) error {
 	return r.db.CanLogin(context.Background(), s.Username(), s.Password())
-}
-
-func (r *myRig) putCurrent(s *rotator.Secret) {
-	r.t.Helper()
-	v, err := s.Value()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := r.sm.Client().PutSecretValue(context.Background(), putCurrentInput(r.arn, v)); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// storeSecret stores another secret (a master secret, another
-// application's secret) and returns its ARN.
-func (r *myRig) storeSecret(prefix string, s *rotator.Secret) string {
-	r.t.Helper()
-	v, err := s.Value()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.seen = append(r.seen, s.Password())
-	return r.sm.MustCreateSecret(r.t, mariadbtest.UniqueName(prefix), v)
-}
-
-func (r *myRig) assertNoLeaks() {
-	logs := r.logs.String()
-	r.mu.Lock()
-	errs := r.errs
-	r.mu.Unlock()
-	for _, pw := range r.seen {
-		if pw == "" {
-			continue
-		}
-		if strings.Contains(logs, pw) {
-			r.t.Errorf("a password appears in the handler's logs")
-		}
-		for _, e := range errs {
-			if strings.Contains(e, pw) {
-				r.t.Errorf("a password appears in a returned error")
-			}
-		}
-	}
 }
 
 // myUser creates a user on the rig's host (127.0.0.1, never '%') with a
@@ -198,13 +84,7 @@ func myAlternatingRig(t *testing.T, db *mariadbtest.Server, base string, extra m
 	pw := mariadbtest.RandomPassword(40)
 	db.CreateUser(t, base, mariadbtest.UserHost, pw)
 	r := newMyRig(t, db, alternatingUsers, db.Secret(base, pw), cfg)
-	r.masterARN = r.storeSecret("rds/master", db.Secret(db.SuperUser, db.SuperPassword))
-	cur := r.stage("AWSCURRENT")
-	cur.SetString(rotator.FieldMasterARN, r.masterARN)
-	for k, v := range extra {
-		cur.SetString(k, v)
-	}
-	r.putCurrent(cur)
+	r.setMaster(db.Secret(db.SuperUser, db.SuperPassword), extra)
 	return r
 }
 

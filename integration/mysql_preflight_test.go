@@ -4,9 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/rotatorkit/rotator/engines/mysql"
 	"github.com/rotatorkit/rotator/internal/mariadbtest"
 	"github.com/rotatorkit/rotator/rotator"
@@ -19,17 +16,9 @@ import (
 // function builds it, on the rig's secret.
 func (r *myRig) preflight() []rotator.Check {
 	r.t.Helper()
-	getSecret := func(ctx context.Context, id string) (*rotator.Secret, string, error) {
-		out, err := r.sm.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
-		if err != nil {
-			return nil, "", err
-		}
-		s, err := rotator.ParseSecret(aws.ToString(out.SecretString))
-		return s, aws.ToString(out.ARN), err
-	}
 	e := mysql.New(r.engOpts...)
 	strat := alternating.New(e, append([]alternating.Option{alternating.WithMaxUsernameLength(mysql.MaxUserNameLength)}, r.altOpts...)...)
-	return strat.Preflight(context.Background(), rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
+	return strat.Preflight(context.Background(), rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: r.getSecret})
 }
 
 // assertMyPreflightFails: the preflight agrees with the refused rotation,

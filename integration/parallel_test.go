@@ -133,6 +133,43 @@ func (r *parallelRun) current(t *testing.T, u parallelUser) *rotator.Secret {
 
 // assertNoLeaks checks the handler's log and returned errors for every
 // password ever held.
+// rotateAllOnlyPasswords rotates every user at once (rotateAll) and fails
+// the test unless all succeed and, in the server's accounts as read before
+// and after, only the rotated users' passwords changed.
+func (r *parallelRun) rotateAllOnlyPasswords(t *testing.T, users []parallelUser, rotated map[string]bool, accounts func() map[string][]string) {
+	t.Helper()
+	before := accounts()
+	if failures := r.rotateAll(t, users); len(failures) > 0 {
+		t.Fatalf("%d of %d rotations failed:\n%s", len(failures), len(users), strings.Join(failures, "\n"))
+	}
+	assertOnlyPasswordsChanged(t, before, accounts(), rotated, 1)
+}
+
+// assertRotated checks each rotated user: AWSCURRENT names it, its new
+// password logs in (canLogin) and its old one does not; then the leak
+// check. It returns every password involved, superPassword first.
+func (r *parallelRun) assertRotated(t *testing.T, users []parallelUser, superPassword string, canLogin func(ctx context.Context, user, password string) error) []string {
+	t.Helper()
+	ctx := context.Background()
+	seen := []string{superPassword}
+	for _, u := range users {
+		cur := r.current(t, u)
+		seen = append(seen, u.password, cur.Password())
+		if cur.Username() != u.name {
+			t.Errorf("%s: AWSCURRENT names %s", u.name, cur.Username())
+			continue
+		}
+		if err := canLogin(ctx, u.name, cur.Password()); err != nil {
+			t.Errorf("%s: the new password does not log in: %v", u.name, err)
+		}
+		if canLogin(ctx, u.name, u.password) == nil {
+			t.Errorf("%s: the old password still logs in", u.name)
+		}
+	}
+	r.assertNoLeaks(t, seen)
+	return seen
+}
+
 func (r *parallelRun) assertNoLeaks(t *testing.T, passwords []string) {
 	t.Helper()
 	rotatortest.AssertNoSecrets(t, "the handler's log", r.logs.String(), passwords...)
@@ -192,30 +229,9 @@ func TestPostgresParallel50Secrets(t *testing.T) {
 			users = append(users, u)
 		}
 	}
-	before := pgAccounts(t, pg)
-	if failures := run.rotateAll(t, users); len(failures) > 0 {
-		t.Fatalf("%d of %d rotations failed:\n%s", len(failures), len(users), strings.Join(failures, "\n"))
-	}
-	after := pgAccounts(t, pg)
-	assertOnlyPasswordsChanged(t, before, after, rotated, 1)
+	run.rotateAllOnlyPasswords(t, users, rotated, func() map[string][]string { return pgAccounts(t, pg) })
 
-	ctx := context.Background()
-	seen := []string{pg.SuperPassword}
-	for _, u := range users {
-		cur := run.current(t, u)
-		seen = append(seen, u.password, cur.Password())
-		if cur.Username() != u.name {
-			t.Errorf("%s: AWSCURRENT names %s", u.name, cur.Username())
-			continue
-		}
-		if err := pg.CanLogin(ctx, u.name, cur.Password()); err != nil {
-			t.Errorf("%s: the new password does not log in: %v", u.name, err)
-		}
-		if pg.CanLogin(ctx, u.name, u.password) == nil {
-			t.Errorf("%s: the old password still logs in", u.name)
-		}
-	}
-	run.assertNoLeaks(t, seen)
+	run.assertRotated(t, users, pg.SuperPassword, pg.CanLogin)
 }
 
 // pgAccounts returns every role's pg_authid row (column 1 is rolpassword),
@@ -266,30 +282,9 @@ func TestMySQLParallel50Secrets(t *testing.T) {
 			users = append(users, u)
 		}
 	}
-	before := myAccounts(t, db)
-	if failures := run.rotateAll(t, users); len(failures) > 0 {
-		t.Fatalf("%d of %d rotations failed:\n%s", len(failures), len(users), strings.Join(failures, "\n"))
-	}
-	after := myAccounts(t, db)
-	assertOnlyPasswordsChanged(t, before, after, rotated, 1)
+	run.rotateAllOnlyPasswords(t, users, rotated, func() map[string][]string { return myAccounts(t, db) })
 
-	ctx := context.Background()
-	seen := []string{db.SuperPassword}
-	for _, u := range users {
-		cur := run.current(t, u)
-		seen = append(seen, u.password, cur.Password())
-		if cur.Username() != u.name {
-			t.Errorf("%s: AWSCURRENT names %s", u.name, cur.Username())
-			continue
-		}
-		if err := db.CanLogin(ctx, u.name, cur.Password()); err != nil {
-			t.Errorf("%s: the new password does not log in: %v", u.name, err)
-		}
-		if db.CanLogin(ctx, u.name, u.password) == nil {
-			t.Errorf("%s: the old password still logs in", u.name)
-		}
-	}
-	run.assertNoLeaks(t, seen)
+	seen := run.assertRotated(t, users, db.SuperPassword, db.CanLogin)
 	if db.Mode != mariadbtest.ModeDSN {
 		rotatortest.AssertNoSecrets(t, "the server's general log", db.ReadLog(t), seen[1:]...)
 	}

@@ -24,30 +24,8 @@ func alternatingRigWith(t *testing.T, pg *pgtest.Server, base string, extra map[
 	pg.CreateRole(t, base, pw, "LOGIN")
 	app := pg.Secret(base, pw)
 	r := newPGRigWith(t, pg, alternatingUsers, altOpts, app, opts...)
-	master := pg.Secret(pg.SuperUser, pg.SuperPassword)
-	mv, _ := master.Value()
-	masterARN := r.sm.MustCreateSecret(t, pgtest.UniqueName("rds/master"), mv)
-	r.masterARN = masterARN
-	r.seen = append(r.seen, pg.SuperPassword)
-	cur := r.stage("AWSCURRENT")
-	cur.SetString(rotator.FieldMasterARN, masterARN)
-	for k, v := range extra {
-		cur.SetString(k, v)
-	}
-	r.putCurrent(cur)
+	r.setMaster(pg.Secret(pg.SuperUser, pg.SuperPassword), extra)
 	return r
-}
-
-// putCurrent replaces AWSCURRENT (test set-up only).
-func (r *pgRig) putCurrent(s *rotator.Secret) {
-	r.t.Helper()
-	v, err := s.Value()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := r.sm.Client().PutSecretValue(context.Background(), putCurrentInput(r.arn, v)); err != nil {
-		r.t.Fatal(err)
-	}
 }
 
 func TestPostgresAlternatingUsersRotation(t *testing.T) {
@@ -55,33 +33,7 @@ func TestPostgresAlternatingUsersRotation(t *testing.T) {
 	base := pgtest.UniqueName("alt")
 	clone := base + "_clone"
 	r := alternatingRig(t, pg, base, nil, rotator.WithPasswordGenerator(everyChar{}))
-
-	var previous *rotator.Secret
-	for i := 1; i <= 5; i++ {
-		out := r.rotate()
-		if !out.Succeeded {
-			t.Fatalf("rotation %d: %v", i, out.Err)
-		}
-		cur := r.stage("AWSCURRENT")
-		want := clone
-		if i%2 == 0 {
-			want = base
-		}
-		if cur.Username() != want {
-			t.Fatalf("rotation %d: AWSCURRENT user %q, want %q", i, cur.Username(), want)
-		}
-		if err := r.login(cur); err != nil {
-			t.Fatalf("rotation %d: AWSCURRENT does not log in: %v", i, err)
-		}
-		prev := r.stage("AWSPREVIOUS")
-		if err := r.login(prev); err != nil {
-			t.Fatalf("rotation %d: AWSPREVIOUS (the other user) stopped working: %v", i, err)
-		}
-		if previous != nil && previous.Password() == cur.Password() {
-			t.Fatalf("rotation %d: password not changed", i)
-		}
-		previous = cur
-	}
+	r.assertAlternatingRotations(base, clone, 5)
 }
 
 func TestPostgresAlternatingUsersAreInterchangeable(t *testing.T) {

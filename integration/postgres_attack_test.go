@@ -50,18 +50,6 @@ func (a attacker) rig(t *testing.T, pg *pgtest.Server, altOpts []alternating.Opt
 	return r
 }
 
-// storeSecret stores another secret in the rig's Secrets Manager (a master
-// secret, another application's secret) and returns its ARN.
-func (r *pgRig) storeSecret(prefix string, s *rotator.Secret) string {
-	r.t.Helper()
-	v, err := s.Value()
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	r.seen = append(r.seen, s.Password())
-	return r.sm.MustCreateSecret(r.t, pgtest.UniqueName(prefix), v)
-}
-
 // victim is a role whose password must survive the attack.
 type victim struct {
 	pg             *pgtest.Server
@@ -126,15 +114,7 @@ func assertUnharmed(t *testing.T, r *pgRig, v victim) {
 // rotation: a FAIL row whose detail names field.
 func assertPreflightFails(t *testing.T, r *pgRig, field string) {
 	t.Helper()
-	getSecret := func(ctx context.Context, id string) (*rotator.Secret, string, error) {
-		out, err := r.sm.Client().GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id), VersionStage: aws.String("AWSCURRENT")})
-		if err != nil {
-			return nil, "", err
-		}
-		s, err := rotator.ParseSecret(aws.ToString(out.SecretString))
-		return s, aws.ToString(out.ARN), err
-	}
-	checks := r.strategy().(rotator.Preflighter).Preflight(context.Background(), rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: getSecret})
+	checks := r.strategy().(rotator.Preflighter).Preflight(context.Background(), rotator.PreflightInput{Current: r.stage("AWSCURRENT"), ARN: r.arn, GetSecret: r.getSecret})
 	for _, c := range checks {
 		if c.Status == rotator.CheckFail {
 			t.Logf("preflight: %s: %s (fix: %s)", c.Name, c.Detail, c.Fix)

@@ -36,14 +36,7 @@ func TestPostgresFaultMatrix(t *testing.T) {
 func postgresFMTarget(t *testing.T, pg *pgtest.Server) *fmTarget {
 	t.Helper()
 	admin := pg.Admin(t)
-	withPort := func(t *testing.T, s *rotator.Secret, host string, port int) *rotator.Secret {
-		s.SetString(rotator.FieldHost, host)
-		if err := s.Set(rotator.FieldPort, port); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	return &fmTarget{
+	f := &fmTarget{
 		addr: net.JoinHostPort(pg.Host, strconv.Itoa(pg.Port)),
 		newRole: func(t *testing.T, prefix string) (string, string) {
 			user, pw := pgtest.UniqueName(prefix), pgtest.RandomPassword(30)
@@ -51,15 +44,6 @@ func postgresFMTarget(t *testing.T, pg *pgtest.Server) *fmTarget {
 			// A bystander with a password: it must never change.
 			pg.CreateRole(t, pgtest.UniqueName(prefix+"_by"), pgtest.RandomPassword(30), "LOGIN")
 			return user, pw
-		},
-		secret: func(t *testing.T, user, password, host string, port int) *rotator.Secret {
-			return withPort(t, pg.Secret(user, password), host, port)
-		},
-		master: func(t *testing.T, host string, port int) *rotator.Secret {
-			return withPort(t, pg.Secret(pg.SuperUser, pg.SuperPassword), host, port)
-		},
-		login: func(user, password string) error {
-			return pg.CanLogin(context.Background(), user, password)
 		},
 		snapshot: func(t *testing.T, skip []string) map[string]string {
 			t.Helper()
@@ -104,4 +88,6 @@ func postgresFMTarget(t *testing.T, pg *pgtest.Server) *fmTarget {
 		reply:      faultproxy.PostgresReady,
 		loginQuery: []byte("session_user"),
 	}
+	f.setServer(pg.Secret, pg.SuperUser, pg.SuperPassword, pg.CanLogin)
+	return f
 }

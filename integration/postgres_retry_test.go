@@ -6,27 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"github.com/rotatorkit/rotator/internal/pgtest"
 	"github.com/rotatorkit/rotator/rotator"
-	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
-
-// beginRotation leaves the token at AWSPENDING with no value, as Secrets
-// Manager does before it invokes createSecret (the function ARN is not
-// registered, so the server invokes nothing).
-func (r *pgRig) beginRotation(token string) {
-	r.t.Helper()
-	out, _ := rotatortest.Rotate(r.t, r.sm, r.arn, nil, rotatortest.WithToken(token), rotatortest.WithLambdaARN(rotatortest.FunctionARN("unregistered")))
-	if r.sm.VersionOf(r.arn, "AWSPENDING") != token {
-		r.t.Fatalf("token not pending after RotateSecret: %+v", out)
-	}
-}
-
-func (r *pgRig) step(step, token string) error {
-	return r.handle(context.Background(), events.SecretsManagerSecretRotationEvent{Step: step, SecretID: r.arn, ClientRequestToken: token})
-}
 
 // TestPostgresSingleUserRetries replays steps the way Secrets Manager's
 // retries and Lambda's double deliveries do, against the real server.

@@ -504,9 +504,11 @@ func (c *Cache) fetch(e *entry, cl *call) {
 		cl.val, cl.err = c.answerFailure(e, now)
 		report = c.reportFailure(e, now, err)
 	}
-	close(cl.done)
 	c.mu.Unlock()
+	// Reported before the reads waiting for this fetch return: a caller
+	// that saw the answer also sees its log line and stale event.
 	report()
+	close(cl.done)
 }
 
 // answerFailure is the answer to a read after a failed fetch: the value if

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 )
 
@@ -134,17 +135,7 @@ func (g *guardConn) info() guardInfo {
 }
 
 // authRefusedError is the guard's refusal.
-type authRefusedError struct {
-	method string
-	optIn  string
-	kind   error
-}
-
-func (e *authRefusedError) Error() string {
-	return "refused before sending any credential: the server asked for " + e.method
-}
-
-func (e *authRefusedError) Unwrap() error { return e.kind }
+type authRefusedError = dbengine.AuthRefusal
 
 func (g *guardConn) refuse(r *authRefusedError) error {
 	g.refusal = r
@@ -190,7 +181,7 @@ func (g *guardConn) readPacket() ([]byte, error) {
 	}
 	n := int(hdr[0]) | int(hdr[1])<<8 | int(hdr[2])<<16
 	if n > maxGuardPacket {
-		return nil, g.refuse(&authRefusedError{method: fmt.Sprintf("a %d-byte packet during authentication", n), kind: ErrAuthMethod})
+		return nil, g.refuse(&authRefusedError{Method: fmt.Sprintf("a %d-byte packet during authentication", n), Kind: ErrAuthMethod})
 	}
 	pkt := make([]byte, 4+n)
 	copy(pkt, hdr[:])
@@ -204,7 +195,7 @@ func (g *guardConn) readPacket() ([]byte, error) {
 func (g *guardConn) inspect(pkt []byte) error {
 	payload := pkt[4:]
 	if len(payload) == 0 {
-		return g.refuse(&authRefusedError{method: "an empty packet", kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: "an empty packet", Kind: ErrAuthMethod})
 	}
 	switch g.phase {
 	case phaseGreeting:
@@ -224,7 +215,7 @@ func (g *guardConn) inspect(pkt []byte) error {
 			return nil
 		case pktSwitch:
 			if len(payload) == 1 {
-				return g.refuse(&authRefusedError{method: "mysql_old_password (pre-4.1 hashing)", kind: ErrAuthMethod})
+				return g.refuse(&authRefusedError{Method: "mysql_old_password (pre-4.1 hashing)", Kind: ErrAuthMethod})
 			}
 			name := payload[1:]
 			if i := bytes.IndexByte(name, 0); i >= 0 {
@@ -235,7 +226,7 @@ func (g *guardConn) inspect(pkt []byte) error {
 		case pktMoreData:
 			return g.checkMoreData(payload[1:])
 		}
-		return g.refuse(&authRefusedError{method: fmt.Sprintf("an unknown authentication packet (0x%02x)", payload[0]), kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: fmt.Sprintf("an unknown authentication packet (0x%02x)", payload[0]), Kind: ErrAuthMethod})
 	}
 	return nil
 }
@@ -243,16 +234,16 @@ func (g *guardConn) inspect(pkt []byte) error {
 // greeting reads the server's handshake and decides on TLS.
 func (g *guardConn) greeting(p []byte) error {
 	if p[0] != 10 {
-		return g.refuse(&authRefusedError{method: fmt.Sprintf("protocol version %d (MySQL and MariaDB speak 10)", p[0]), kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: fmt.Sprintf("protocol version %d (MySQL and MariaDB speak 10)", p[0]), Kind: ErrAuthMethod})
 	}
 	end := bytes.IndexByte(p[1:], 0)
 	if end < 0 {
-		return g.refuse(&authRefusedError{method: "a malformed greeting", kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: "a malformed greeting", Kind: ErrAuthMethod})
 	}
 	g.version = string(p[1 : 1+end])
 	pos := 1 + end + 1 + 4 + 8 + 1
 	if len(p) < pos+2 {
-		return g.refuse(&authRefusedError{method: "a malformed greeting", kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: "a malformed greeting", Kind: ErrAuthMethod})
 	}
 	g.caps = uint32(binary.LittleEndian.Uint16(p[pos:]))
 	if len(p) >= pos+2+3+2 {
@@ -263,7 +254,7 @@ func (g *guardConn) greeting(p []byte) error {
 	}
 	if g.caps&capSSL == 0 {
 		if g.policy.tlsRequired {
-			return g.refuse(&authRefusedError{method: "no TLS", kind: ErrServerNoTLS})
+			return g.refuse(&authRefusedError{Method: "no TLS", Kind: ErrServerNoTLS})
 		}
 		g.fellBack = true
 		return nil
@@ -281,14 +272,14 @@ func (g *guardConn) checkPlugin() error {
 		if g.verified() || g.policy.cleartext {
 			return nil
 		}
-		return g.refuse(&authRefusedError{method: methodCleartext, optIn: EnvAllowCleartext, kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: methodCleartext, OptIn: EnvAllowCleartext, Kind: ErrAuthMethod})
 	case "sha256_password":
 		if g.verified() {
 			return nil
 		}
-		return g.refuse(&authRefusedError{method: methodSHA256, kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: methodSHA256, Kind: ErrAuthMethod})
 	}
-	return g.refuse(&authRefusedError{method: fmt.Sprintf("the authentication plugin %q", g.plugin), kind: ErrAuthMethod})
+	return g.refuse(&authRefusedError{Method: fmt.Sprintf("the authentication plugin %q", g.plugin), Kind: ErrAuthMethod})
 }
 
 // checkMoreData decides on an AuthMoreData packet.
@@ -300,9 +291,9 @@ func (g *guardConn) checkMoreData(data []byte) error {
 		return nil
 	}
 	if g.plugin == "caching_sha2_password" && len(data) == 1 && data[0] == sha2FullAuth {
-		return g.refuse(&authRefusedError{method: methodFullAuth, kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: methodFullAuth, Kind: ErrAuthMethod})
 	}
-	return g.refuse(&authRefusedError{method: fmt.Sprintf("more authentication data for %s (a public key to encrypt the password with)", g.plugin), kind: ErrAuthMethod})
+	return g.refuse(&authRefusedError{Method: fmt.Sprintf("more authentication data for %s (a public key to encrypt the password with)", g.plugin), Kind: ErrAuthMethod})
 }
 
 func (g *guardConn) verified() bool { return g.useTLS && g.policy.verified }
@@ -354,7 +345,7 @@ func (g *guardConn) writePacket(pkt []byte) error {
 // handshake response, with the SSL capability) and runs the handshake.
 func (g *guardConn) startTLS(resp []byte) error {
 	if len(resp) < 4+32 {
-		return g.refuse(&authRefusedError{method: "a handshake response the engine cannot read", kind: ErrAuthMethod})
+		return g.refuse(&authRefusedError{Method: "a handshake response the engine cannot read", Kind: ErrAuthMethod})
 	}
 	req := make([]byte, 4+32)
 	copy(req[4:], resp[4:4+32])
@@ -439,13 +430,13 @@ func authRefusalReason(r *authRefusedError, p tlsplan.Plan) string {
 	if p.Source != fmt.Sprintf(`"sslmode": %q`, p.Mode) {
 		mode += ", set by " + p.Source + ","
 	}
-	s := fmt.Sprintf("the server asked for %s; with %s the certificate is not verified", r.method, mode)
+	s := fmt.Sprintf("the server asked for %s; with %s the certificate is not verified", r.Method, mode)
 	if p.Mode == SSLDisable || p.Mode == SSLPrefer {
-		s = fmt.Sprintf("the server asked for %s; with %s nothing verifies who answers", r.method, mode)
+		s = fmt.Sprintf("the server asked for %s; with %s nothing verifies who answers", r.Method, mode)
 	}
-	switch r.method {
+	switch r.Method {
 	case methodCleartext:
-		return s + ", so the engine answers challenges only and did not send the password. " + verify + ", or accept the risk with $" + r.optIn + "=true"
+		return s + ", so the engine answers challenges only and did not send the password. " + verify + ", or accept the risk with $" + r.OptIn + "=true"
 	case methodFullAuth, methodSHA256:
 		return s + ", so the engine answers challenges only and did not send the password. " + verify + " (MySQL 8's caching_sha2_password needs it: its full authentication sends the password itself)"
 	}

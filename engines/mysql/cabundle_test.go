@@ -59,8 +59,8 @@ func TestMySQLShippedCABundle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(e.tlsSettings.BundleSource, tt.wantSource) || (tt.wantSource == "") != (e.tlsSettings.Bundle == nil) {
-				t.Fatalf("bundle from %q, want %q", e.tlsSettings.BundleSource, tt.wantSource)
+			if !strings.Contains(e.cfg.TLS.BundleSource, tt.wantSource) || (tt.wantSource == "") != (e.cfg.TLS.Bundle == nil) {
+				t.Fatalf("bundle from %q, want %q", e.cfg.TLS.BundleSource, tt.wantSource)
 			}
 			tg, err := e.parse(secretOf(t, map[string]any{"host": "h", "username": "u", "password": "p"}))
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -60,19 +61,10 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	if err != nil {
 		return resp, err
 	}
-	if req.Template != "" {
-		if err := checkUserName("template", req.Template); err != nil {
-			return resp, err
-		}
-		switch req.Username {
-		case req.Template:
-			return resp, e.newError(op, t, "the user and its template are the same user "+quoteIdent(req.Username), nil, rotator.ErrInvalidField)
-		case t.username:
-			return resp, e.newError(op, t, "the user to clone into is the master user itself", nil, rotator.ErrInvalidField)
-		}
-		if err := checkNewPassword(req.Password); err != nil {
-			return resp, err
-		}
+	if err := names.CheckTemplate(req, t.username, func(reason string) error {
+		return e.newError(op, t, reason, nil, rotator.ErrInvalidField)
+	}); err != nil {
+		return resp, err
 	}
 	sess, err := e.connect(ctx, op, t)
 	if err != nil {
@@ -148,7 +140,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 		// given, the account just made goes again.
 		if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
 			if _, derr := sess.conn.ExecContext(ctx, "DROP USER "+cloneAcct); derr != nil {
-				e.logger(ctx).Warn("mysql: could not drop the clone it could not mark; drop it as an administrator, or grant it the marker role", "user", cloneAcct, "role", CloneMarkerRole)
+				e.cfg.Logger(ctx).Warn("mysql: could not drop the clone it could not mark; drop it as an administrator, or grant it the marker role", "user", cloneAcct, "role", CloneMarkerRole)
 			}
 			return resp, err
 		}
@@ -158,7 +150,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	more, err := e.syncClone(ctx, sess, op, t, baseAcct, cloneAcct)
 	changes = append(changes, more...)
 	if len(changes) > 0 {
-		e.logger(ctx).Info("mysql: clone aligned with its template", "user", cloneAcct, "template", baseAcct, "changes", changes)
+		e.cfg.Logger(ctx).Info("mysql: clone aligned with its template", "user", cloneAcct, "template", baseAcct, "changes", changes)
 	}
 	return resp, err
 }
@@ -282,7 +274,7 @@ func (e *Engine) adoptStranded(ctx context.Context, sess *session, op string, t 
 	if err := e.markClone(ctx, sess, op, t, cloneAcct); err != nil {
 		return false, err
 	}
-	e.logger(ctx).Info("mysql: adopted the clone a previous attempt of this rotation created but could not mark (its password is this rotation's pending password)", "user", cloneAcct, "role", CloneMarkerRole)
+	e.cfg.Logger(ctx).Info("mysql: adopted the clone a previous attempt of this rotation created but could not mark (its password is this rotation's pending password)", "user", cloneAcct, "role", CloneMarkerRole)
 	return true, nil
 }
 
@@ -523,3 +515,6 @@ func (e *Engine) syncAccountOptions(ctx context.Context, sess *session, op strin
 	}
 	return exec(strings.ToLower(strings.Join(clauses, " ")), "ALTER USER "+cloneAcct+" "+strings.Join(clauses, " "))
 }
+
+// names checks the user names and passwords EnsureUser is given.
+var names = dbengine.Names{Check: checkUserName, NewPassword: checkNewPassword, Quote: quoteIdent, Noun: "user"}

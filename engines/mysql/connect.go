@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -28,7 +29,7 @@ func (e *Engine) policy(t *target) *authPolicy {
 		tlsConfig:   t.tls.ClientConfig(t.host),
 		verified:    t.tls.Verified(),
 		cleartext:   e.allowCleartext,
-		timeout:     e.connectTimeout,
+		timeout:     e.cfg.ConnectTimeout,
 	}
 }
 
@@ -67,7 +68,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*session, e
 	cfg.User, cfg.Passwd = t.username, t.password
 	cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(t.host, strconv.Itoa(t.port))
 	cfg.DBName = t.dbname
-	cfg.Timeout = e.connectTimeout
+	cfg.Timeout = e.cfg.ConnectTimeout
 	cfg.ReadTimeout, cfg.WriteTimeout = statementTimeout, statementTimeout
 	cfg.AllowNativePasswords = true
 	cfg.AllowCleartextPasswords = pol.verified || pol.cleartext
@@ -85,7 +86,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*session, e
 			// answer stands.
 			return nil, errors.New("mysql engine: one connection attempt per call")
 		}
-		d := net.Dialer{Timeout: e.connectTimeout}
+		d := net.Dialer{Timeout: e.cfg.ConnectTimeout}
 		raw, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -99,7 +100,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*session, e
 	}
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(1)
-	cctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
 	defer cancel()
 	conn, err := db.Conn(cctx)
 	if err != nil {
@@ -113,7 +114,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*session, e
 	gi := guard.info()
 	s := &session{db: db, conn: conn, server: parseServerVersion(gi.version), tls: gi.tls, verified: gi.verified}
 	if gi.fellBack {
-		e.logger(ctx).Warn("mysql: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
+		e.cfg.Logger(ctx).Warn("mysql: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
 			"host", t.host, "port", t.port, "user", t.username)
 	}
 	return s, nil
@@ -139,30 +140,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "mysql: %s", e.Op)
-	if e.User != "" {
-		fmt.Fprintf(&b, " as %s", rotator.Quote(e.User))
-	}
-	if e.Host != "" {
-		fmt.Fprintf(&b, " on %s", rotator.Printable(net.JoinHostPort(e.Host, strconv.Itoa(e.Port))))
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
+	code := ""
 	if e.Code != 0 {
-		fmt.Fprintf(&b, " (error %d)", e.Code)
+		code = "error " + strconv.Itoa(int(e.Code))
 	}
-	return b.String()
+	return dbengine.ErrorText("mysql", e.Op, e.User, e.Host, e.Port, e.Reason, code)
 }
 
 // Unwrap gives errors.Is and errors.As the sentinels and the cause.
-func (e *Error) Unwrap() []error {
-	out := append([]error{}, e.kind...)
-	if e.cause != nil {
-		out = append(out, e.cause)
-	}
-	return out
-}
+func (e *Error) Unwrap() []error { return dbengine.Unwrap(e.kind, e.cause) }
 
 func (e *Engine) newError(op string, t *target, reason string, cause error, kind ...error) *Error {
 	err := &Error{Op: op, Reason: reason, kind: kind, cause: cause}
@@ -210,7 +196,7 @@ const (
 // connectError classifies a failure to connect.
 func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) error {
 	if gi.refusal != nil {
-		kind := gi.refusal.kind
+		kind := gi.refusal.Kind
 		return e.newError(op, t, authRefusalReason(gi.refusal, t.tls), nil, rotator.ErrUnreachable, kind)
 	}
 	if gi.tlsErr != nil {
@@ -251,7 +237,7 @@ func (e *Engine) connectError(op string, t *target, gi guardInfo, err error) err
 	)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return e.newError(op, t, fmt.Sprintf("no answer within the connect timeout (%v)", e.connectTimeout), context.DeadlineExceeded, rotator.ErrUnreachable)
+		return e.newError(op, t, fmt.Sprintf("no answer within the connect timeout (%v)", e.cfg.ConnectTimeout), context.DeadlineExceeded, rotator.ErrUnreachable)
 	case errors.Is(err, context.Canceled):
 		return e.newError(op, t, "canceled", context.Canceled, rotator.ErrUnreachable)
 	case errors.As(err, &dnsErr):

@@ -1,15 +1,14 @@
 package mysql
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -138,11 +137,8 @@ var (
 // Engine is the MySQL and MariaDB engine. It holds no connection: each
 // call opens one and closes it. It is safe for concurrent use.
 type Engine struct {
-	connectTimeout time.Duration
-	tlsSettings    tlsplan.Settings
+	cfg            dbengine.Config
 	allowCleartext bool
-	log            *slog.Logger
-	configErr      error
 }
 
 // Option configures an Engine.
@@ -150,13 +146,7 @@ type Option func(*Engine)
 
 // WithConnectTimeout bounds each connection attempt (default 5s).
 func WithConnectTimeout(d time.Duration) Option {
-	return func(e *Engine) {
-		if d <= 0 {
-			e.configErr = fmt.Errorf("%w: connect timeout %v is not positive", ErrConfig, d)
-			return
-		}
-		e.connectTimeout = d
-	}
+	return func(e *Engine) { e.cfg.SetConnectTimeout(d) }
 }
 
 // WithCABundle sets the PEM CA certificates that verify servers when the
@@ -164,18 +154,18 @@ func WithConnectTimeout(d time.Duration) Option {
 // shipped with the function). It is also the only trust anchor for a
 // secret with "channel_binding": "require".
 func WithCABundle(pem []byte) Option {
-	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundle(pem, "WithCABundle")) }
+	return func(e *Engine) { e.cfg.Fail(e.cfg.TLS.SetBundle(pem, "WithCABundle")) }
 }
 
 // WithCABundleFile reads the PEM CA certificates from a file, at New.
 func WithCABundleFile(path string) Option {
-	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundleFile(path)) }
+	return func(e *Engine) { e.cfg.Fail(e.cfg.TLS.SetBundleFile(path)) }
 }
 
 // WithDefaultSSLMode sets the TLS mode for secrets that set neither "ssl"
 // nor "sslmode" (replacing $ROTATOR_MYSQL_SSLMODE).
 func WithDefaultSSLMode(mode string) Option {
-	return func(e *Engine) { e.configFail(e.tlsSettings.SetDefaultMode(mode)) }
+	return func(e *Engine) { e.cfg.Fail(e.cfg.TLS.SetDefaultMode(mode)) }
 }
 
 // WithAllowCleartextPassword lets the engine answer a server that asks for
@@ -192,25 +182,7 @@ func WithAllowCleartextPassword(allow bool) Option {
 // (default: discard). Within a step the engine logs through the handler's
 // scrubbed logger (rotator.LoggerFrom). Secret values are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(e *Engine) {
-		if l != nil {
-			e.log = l
-		}
-	}
-}
-
-func (e *Engine) logger(ctx context.Context) *slog.Logger {
-	if l := rotator.LoggerFrom(ctx); l != nil {
-		return l
-	}
-	return e.log
-}
-
-// configFail records a configuration error (nil: none).
-func (e *Engine) configFail(err error) {
-	if err != nil {
-		e.configErr = fmt.Errorf("%w: %v", ErrConfig, err)
-	}
+	return func(e *Engine) { e.cfg.SetLogger(l) }
 }
 
 // New returns an engine. It reads $ROTATOR_MYSQL_CA_BUNDLE,
@@ -221,21 +193,13 @@ func (e *Engine) configFail(err error) {
 // A configuration error is returned by every method (NewFromEnv returns it
 // at once).
 func New(opts ...Option) *Engine {
-	e := &Engine{
-		tlsSettings:    tlsplan.Settings{EnvCABundle: EnvCABundle, BindingNeedsBundle: true},
-		connectTimeout: DefaultConnectTimeout, log: slog.New(slog.DiscardHandler)}
-	e.configFail(e.tlsSettings.FromEnv(EnvSSLMode))
-	if v, err := rotator.ParseBool(os.Getenv(EnvAllowCleartext)); err != nil {
-		e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, EnvAllowCleartext, err)
-	} else {
-		e.allowCleartext = v
-	}
+	e := &Engine{cfg: dbengine.NewConfig(ErrConfig,
+		tlsplan.Settings{EnvCABundle: EnvCABundle, BindingNeedsBundle: true}, EnvSSLMode, DefaultConnectTimeout)}
+	e.cfg.EnvBool(EnvAllowCleartext, &e.allowCleartext)
 	for _, o := range opts {
 		o(e)
 	}
-	if e.configErr == nil {
-		e.configFail(e.tlsSettings.LoadShipped(layerCABundlePath))
-	}
+	e.cfg.Finish(layerCABundlePath)
 	return e
 }
 
@@ -244,10 +208,7 @@ func New(opts ...Option) *Engine {
 // start-up instead of at the first rotation.
 func NewFromEnv(opts ...Option) (*Engine, error) {
 	e := New(opts...)
-	if e.configErr != nil {
-		return nil, e.configErr
-	}
-	return e, nil
+	return dbengine.Ready(e, e.cfg.Err)
 }
 
 // target is a parsed, validated secret.
@@ -330,8 +291,8 @@ func checkDBName(v string, max int) error {
 }
 
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
-	if e.configErr != nil {
-		return nil, e.configErr
+	if e.cfg.Err != nil {
+		return nil, e.cfg.Err
 	}
 	if s == nil {
 		return nil, fmt.Errorf("%w: no secret", rotator.ErrMissingField)
@@ -389,7 +350,7 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 		}
 		t.userHost = uh
 	}
-	if t.tls, err = e.tlsSettings.Plan(s); err != nil {
+	if t.tls, err = e.cfg.TLS.Plan(s); err != nil {
 		return nil, err
 	}
 	return t, nil

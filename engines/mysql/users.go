@@ -10,27 +10,12 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
-// Compile-time checks of the capability shapes the strategies ask for.
-var (
-	_ interface {
-		Validate(*rotator.Secret) error
-	} = (*Engine)(nil)
-	_ interface {
-		Login(context.Context, *rotator.Secret) error
-	} = (*Engine)(nil)
-	_ interface {
-		SetPassword(context.Context, rotator.SetPasswordRequest) error
-	} = (*Engine)(nil)
-	_ interface {
-		EnsureUser(context.Context, rotator.EnsureUserRequest) (rotator.EnsureUserResponse, error)
-	} = (*Engine)(nil)
-	_ interface {
-		CheckTarget(context.Context, rotator.CheckTargetRequest) error
-	} = (*Engine)(nil)
-)
+// Compile-time check of the capability shapes the strategies ask for.
+var _ dbengine.Capabilities = (*Engine)(nil)
 
 // lockTimeout is how long a call waits for another call on the same
 // account (GET_LOCK), in seconds.
@@ -259,7 +244,7 @@ func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest
 		// <secret> in its general, slow and binary logs (unless
 		// --log-raw). REPLACE makes it a compare-and-set on the current
 		// password, and satisfies password_require_current.
-		e.logger(ctx).Warn("mysql: the server refused the account its own password as a hash; setting it by value (MySQL rewrites it in its logs unless --log-raw)",
+		e.cfg.Logger(ctx).Warn("mysql: the server refused the account its own password as a hash; setting it by value (MySQL rewrites it in its logs unless --log-raw)",
 			"user", acct, "error", err.Error())
 		if _, err2 := sess.conn.ExecContext(ctx, selfSetSQL, req.Password, t.password); err2 != nil {
 			return e.statementError(op, t, "ALTER USER USER() IDENTIFIED BY ... REPLACE", err2, req.Password)

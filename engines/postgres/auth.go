@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 )
 
@@ -175,7 +176,7 @@ func (g *authGuard) feed(b []byte) error {
 				g.skip = max(n, 0)
 			case n < 4 || n > maxAuthRequest:
 				g.done = true
-				return &authRefusedError{method: fmt.Sprintf("a malformed authentication request (%d bytes)", n+4), kind: ErrAuthMethod}
+				return &authRefusedError{Method: fmt.Sprintf("a malformed authentication request (%d bytes)", n+4), Kind: ErrAuthMethod}
 			default:
 				g.need = n
 			}
@@ -187,7 +188,7 @@ func (g *authGuard) feed(b []byte) error {
 // check decides on the server's first authentication request.
 func (p *authPolicy) check(body []byte) error {
 	refuse := func(method string, optIn string) error {
-		return &authRefusedError{method: method, optIn: optIn, kind: ErrAuthMethod}
+		return &authRefusedError{Method: method, OptIn: optIn, Kind: ErrAuthMethod}
 	}
 	switch code := binary.BigEndian.Uint32(body[:4]); code {
 	case authOK:
@@ -211,7 +212,7 @@ func (p *authPolicy) check(body []byte) error {
 		case !slices.Contains(mechs, "SCRAM-SHA-256"):
 			return refuse("SASL authentication with "+strings.Join(mechs, ", "), "")
 		case p.channelBinding && !slices.Contains(mechs, "SCRAM-SHA-256-PLUS"):
-			return &authRefusedError{method: methodNoBinding, kind: ErrChannelBinding}
+			return &authRefusedError{Method: methodNoBinding, Kind: ErrChannelBinding}
 		}
 	case authGSS:
 		return refuse("GSSAPI authentication", "")
@@ -237,17 +238,7 @@ const (
 // package sentinel (ErrAuthMethod or ErrChannelBinding) and the variable
 // that would allow it. connectError turns it into an *Error that says what
 // to do.
-type authRefusedError struct {
-	method string
-	optIn  string
-	kind   error
-}
-
-func (e *authRefusedError) Error() string {
-	return "refused before sending any credential: the server asked for " + e.method
-}
-
-func (e *authRefusedError) Unwrap() error { return e.kind }
+type authRefusedError = dbengine.AuthRefusal
 
 // authRefusalReason is the text of a refused authentication request on a
 // connection with plan p.
@@ -258,7 +249,7 @@ func authRefusalReason(r *authRefusedError, p tlsplan.Plan) string {
 		mode += ", set by " + p.Source + ","
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "the server asked for %s", r.method)
+	fmt.Fprintf(&b, "the server asked for %s", r.Method)
 	if p.RequireBinding {
 		b.WriteString(`; the secret requires channel binding ("channel_binding": "require", which the alternating strategy sets on a master secret whose host came from the application's secret), so the engine accepts SCRAM-SHA-256-PLUS over TLS only and sent nothing. ` +
 			`Let the server offer it (PostgreSQL 11+ with TLS and a SCRAM verifier for the user, no pooler in between), or give the master secret its own "host" and "port"`)
@@ -269,13 +260,13 @@ func authRefusalReason(r *authRefusedError, p tlsplan.Plan) string {
 	} else {
 		fmt.Fprintf(&b, "; with %s the certificate is not verified", mode)
 	}
-	switch r.method {
+	switch r.Method {
 	case methodNone:
 		b.WriteString(", and a server that checks no password proves nothing about itself: the engine accepts SCRAM-SHA-256 only and sent nothing. Make pg_hba.conf ask for scram-sha-256 (no trust), or " + verify)
 	case methodCleartext:
-		b.WriteString(", so the engine accepts SCRAM-SHA-256 only and did not send the password (cleartext would hand it to whoever answered). Make pg_hba.conf ask for scram-sha-256, or " + verify + ", or accept the risk with $" + r.optIn + "=true")
+		b.WriteString(", so the engine accepts SCRAM-SHA-256 only and did not send the password (cleartext would hand it to whoever answered). Make pg_hba.conf ask for scram-sha-256, or " + verify + ", or accept the risk with $" + r.OptIn + "=true")
 	case methodMD5:
-		b.WriteString(", so the engine accepts SCRAM-SHA-256 only and sent nothing (an md5 exchange can be relayed by whoever answered). Store SCRAM verifiers (password_encryption = scram-sha-256, then set the password again) and make pg_hba.conf ask for scram-sha-256, or " + verify + ", or accept md5 with $" + r.optIn + "=true")
+		b.WriteString(", so the engine accepts SCRAM-SHA-256 only and sent nothing (an md5 exchange can be relayed by whoever answered). Store SCRAM verifiers (password_encryption = scram-sha-256, then set the password again) and make pg_hba.conf ask for scram-sha-256, or " + verify + ", or accept md5 with $" + r.OptIn + "=true")
 	case methodNoBinding:
 		b.WriteString(", so only channel binding would show that no one sits in between, and the engine sent nothing. A connection pooler in front of the server (PgBouncer) and PostgreSQL before 11 cannot bind the channel, and a man in the middle removes it: " + verify)
 	default:

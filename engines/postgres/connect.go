@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -33,7 +34,7 @@ func (e *Engine) connConfig(t *target) (*pgx.ConnConfig, error) {
 	cc.Database = t.dbname
 	cc.User = t.username
 	cc.Password = t.password
-	cc.ConnectTimeout = e.connectTimeout
+	cc.ConnectTimeout = e.cfg.ConnectTimeout
 	cc.RuntimeParams = map[string]string{
 		"application_name": applicationName,
 		// Catalog names and operators resolve to pg_catalog only.
@@ -81,7 +82,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, 
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
 	defer cancel()
 	conn, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil && t.tls.Mode == SSLPrefer && serverRefusedTLS(err) {
@@ -91,7 +92,7 @@ func (e *Engine) connect(ctx context.Context, op string, t *target) (*pgx.Conn, 
 		return nil, e.connectError(op, t, err)
 	}
 	if _, isTLS := conn.PgConn().Conn().(*tls.Conn); !isTLS && t.tls.Mode == SSLPrefer {
-		e.logger(ctx).Warn("postgres: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
+		e.cfg.Logger(ctx).Warn("postgres: connected without TLS: the server does not offer it and sslmode=prefer allows plaintext",
 			"host", t.host, "port", t.port, "user", t.username)
 	}
 	return conn, nil
@@ -123,31 +124,15 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "postgres: %s", e.Op)
-	if e.User != "" {
-		fmt.Fprintf(&b, " as %s", rotator.Quote(e.User))
-	}
-	if e.Host != "" {
-		fmt.Fprintf(&b, " on %s", rotator.Printable(net.JoinHostPort(e.Host, fmt.Sprint(e.Port))))
-	}
-	b.WriteString(": ")
-	b.WriteString(e.Reason)
+	code := ""
 	if e.Code != "" {
-		fmt.Fprintf(&b, " (SQLSTATE %s)", e.Code)
+		code = "SQLSTATE " + e.Code
 	}
-	return b.String()
+	return dbengine.ErrorText("postgres", e.Op, e.User, e.Host, e.Port, e.Reason, code)
 }
 
 // Unwrap gives errors.Is and errors.As the sentinels and the cause.
-func (e *Error) Unwrap() []error {
-	out := make([]error, 0, len(e.kind)+1)
-	out = append(out, e.kind...)
-	if e.cause != nil {
-		out = append(out, e.cause)
-	}
-	return out
-}
+func (e *Error) Unwrap() []error { return dbengine.Unwrap(e.kind, e.cause) }
 
 func (e *Engine) newError(op string, t *target, reason string, cause error, kind ...error) *Error {
 	err := &Error{Op: op, Reason: reason, kind: kind, cause: cause}
@@ -163,7 +148,7 @@ func (e *Engine) newError(op string, t *target, reason string, cause error, kind
 func (e *Engine) connectError(op string, t *target, err error) error {
 	var refused *authRefusedError
 	if errors.As(err, &refused) {
-		return e.newError(op, t, authRefusalReason(refused, t.tls), nil, rotator.ErrUnreachable, refused.kind)
+		return e.newError(op, t, authRefusalReason(refused, t.tls), nil, rotator.ErrUnreachable, refused.Kind)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
@@ -217,7 +202,7 @@ func (e *Engine) connectError(op string, t *target, err error) error {
 	case tlsplan.HandshakeFailure(err):
 		return e.newError(op, t, "TLS handshake failed: "+scrub(err2text(err), t.password), nil, rotator.ErrUnreachable)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return e.newError(op, t, fmt.Sprintf("no answer within the connect timeout (%v)", e.connectTimeout), context.DeadlineExceeded, rotator.ErrUnreachable)
+		return e.newError(op, t, fmt.Sprintf("no answer within the connect timeout (%v)", e.cfg.ConnectTimeout), context.DeadlineExceeded, rotator.ErrUnreachable)
 	case errors.Is(err, context.Canceled):
 		return e.newError(op, t, "canceled", context.Canceled, rotator.ErrUnreachable)
 	case errors.As(err, &dnsErr):

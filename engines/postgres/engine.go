@@ -1,15 +1,14 @@
 package postgres
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/engines/internal/tlsplan"
 	"github.com/rotatorkit/rotator/rotator"
 )
@@ -105,34 +104,15 @@ var (
 	ErrMD5Verifier = errors.New("md5 verifiers not allowed")
 )
 
-// Compile-time checks of the capability shapes the strategies ask for.
-var (
-	_ interface {
-		Validate(*rotator.Secret) error
-	} = (*Engine)(nil)
-	_ interface {
-		Login(context.Context, *rotator.Secret) error
-	} = (*Engine)(nil)
-	_ interface {
-		SetPassword(context.Context, rotator.SetPasswordRequest) error
-	} = (*Engine)(nil)
-	_ interface {
-		EnsureUser(context.Context, rotator.EnsureUserRequest) (rotator.EnsureUserResponse, error)
-	} = (*Engine)(nil)
-	_ interface {
-		CheckTarget(context.Context, rotator.CheckTargetRequest) error
-	} = (*Engine)(nil)
-)
+// Compile-time check of the capability shapes the strategies ask for.
+var _ dbengine.Capabilities = (*Engine)(nil)
 
 // Engine is the PostgreSQL engine. It holds no connection: each call opens
 // one and closes it. It is safe for concurrent use.
 type Engine struct {
-	connectTimeout time.Duration
-	tlsSettings    tlsplan.Settings
+	cfg            dbengine.Config
 	allowMD5       bool
 	allowCleartext bool
-	log            *slog.Logger
-	configErr      error
 }
 
 // Option configures an Engine.
@@ -140,31 +120,25 @@ type Option func(*Engine)
 
 // WithConnectTimeout bounds each connection attempt (default 5s).
 func WithConnectTimeout(d time.Duration) Option {
-	return func(e *Engine) {
-		if d <= 0 {
-			e.configErr = fmt.Errorf("%w: connect timeout %v is not positive", ErrConfig, d)
-			return
-		}
-		e.connectTimeout = d
-	}
+	return func(e *Engine) { e.cfg.SetConnectTimeout(d) }
 }
 
 // WithCABundle sets the PEM CA certificates that verify servers when the
 // secret brings none (replacing $ROTATOR_PG_CA_BUNDLE and the bundle
 // shipped with the function).
 func WithCABundle(pem []byte) Option {
-	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundle(pem, "WithCABundle")) }
+	return func(e *Engine) { e.cfg.Fail(e.cfg.TLS.SetBundle(pem, "WithCABundle")) }
 }
 
 // WithCABundleFile reads the PEM CA certificates from a file, at New.
 func WithCABundleFile(path string) Option {
-	return func(e *Engine) { e.configFail(e.tlsSettings.SetBundleFile(path)) }
+	return func(e *Engine) { e.cfg.Fail(e.cfg.TLS.SetBundleFile(path)) }
 }
 
 // WithDefaultSSLMode sets the TLS mode for secrets that set neither "ssl"
 // nor "sslmode" (replacing $ROTATOR_PG_SSLMODE).
 func WithDefaultSSLMode(mode string) Option {
-	return func(e *Engine) { e.configFail(e.tlsSettings.SetDefaultMode(mode)) }
+	return func(e *Engine) { e.cfg.Fail(e.cfg.TLS.SetDefaultMode(mode)) }
 }
 
 // WithAllowMD5 lets the engine use md5, which it otherwise refuses
@@ -194,27 +168,7 @@ func WithAllowCleartextPassword(allow bool) Option {
 // scrubbed logger (rotator.LoggerFrom), so that its warnings reach the
 // function's log. Secret values are never logged.
 func WithLogger(l *slog.Logger) Option {
-	return func(e *Engine) {
-		if l != nil {
-			e.log = l
-		}
-	}
-}
-
-// logger is the step's logger when the handler runs the call, else the
-// engine's own.
-func (e *Engine) logger(ctx context.Context) *slog.Logger {
-	if l := rotator.LoggerFrom(ctx); l != nil {
-		return l
-	}
-	return e.log
-}
-
-// configFail records a configuration error (nil: none).
-func (e *Engine) configFail(err error) {
-	if err != nil {
-		e.configErr = fmt.Errorf("%w: %v", ErrConfig, err)
-	}
+	return func(e *Engine) { e.cfg.SetLogger(l) }
 }
 
 // New returns an engine. It reads $ROTATOR_PG_CA_BUNDLE,
@@ -226,29 +180,13 @@ func (e *Engine) configFail(err error) {
 // LayerCABundlePath). A configuration error (unreadable bundle, unknown
 // mode, a boolean that is not one) is returned by every method.
 func New(opts ...Option) *Engine {
-	e := &Engine{
-		tlsSettings:    tlsplan.Settings{EnvCABundle: EnvCABundle},
-		connectTimeout: DefaultConnectTimeout,
-		log:            slog.New(slog.DiscardHandler),
-	}
-	e.configFail(e.tlsSettings.FromEnv(EnvSSLMode))
-	for _, b := range []struct {
-		env string
-		to  *bool
-	}{{EnvAllowMD5, &e.allowMD5}, {EnvAllowCleartext, &e.allowCleartext}} {
-		v, err := rotator.ParseBool(os.Getenv(b.env))
-		if err != nil {
-			e.configErr = fmt.Errorf("%w: $%s: %v", ErrConfig, b.env, err)
-			continue
-		}
-		*b.to = v
-	}
+	e := &Engine{cfg: dbengine.NewConfig(ErrConfig, tlsplan.Settings{EnvCABundle: EnvCABundle}, EnvSSLMode, DefaultConnectTimeout)}
+	e.cfg.EnvBool(EnvAllowMD5, &e.allowMD5)
+	e.cfg.EnvBool(EnvAllowCleartext, &e.allowCleartext)
 	for _, o := range opts {
 		o(e)
 	}
-	if e.configErr == nil {
-		e.configFail(e.tlsSettings.LoadShipped(layerCABundlePath))
-	}
+	e.cfg.Finish(layerCABundlePath)
 	return e
 }
 
@@ -301,8 +239,8 @@ func checkDBName(v string, max int) error {
 }
 
 func (e *Engine) parse(s *rotator.Secret) (*target, error) {
-	if e.configErr != nil {
-		return nil, e.configErr
+	if e.cfg.Err != nil {
+		return nil, e.cfg.Err
 	}
 	if s == nil {
 		return nil, fmt.Errorf("%w: no secret", rotator.ErrMissingField)
@@ -363,7 +301,7 @@ func (e *Engine) parse(s *rotator.Secret) (*target, error) {
 			t.dbname = v
 		}
 	}
-	if t.tls, err = e.tlsSettings.Plan(s); err != nil {
+	if t.tls, err = e.cfg.TLS.Plan(s); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -379,8 +317,5 @@ const MaxIdentifierLength = 63
 // instead of at the first rotation.
 func NewFromEnv(opts ...Option) (*Engine, error) {
 	e := New(opts...)
-	if e.configErr != nil {
-		return nil, e.configErr
-	}
-	return e, nil
+	return dbengine.Ready(e, e.cfg.Err)
 }

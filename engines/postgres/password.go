@@ -84,7 +84,7 @@ func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest
 	for attempt := 1; ; attempt++ {
 		err := e.alterLocked(ctx, conn, t, req.Username, stmt, req.Password, verifier)
 		if err != nil && attempt < maxAttempts && retryable(err) {
-			e.logger(ctx).Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
+			e.cfg.Logger(ctx).Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
 			continue
 		}
 		if err != nil {
@@ -92,7 +92,7 @@ func (e *Engine) SetPassword(ctx context.Context, req rotator.SetPasswordRequest
 		}
 		break
 	}
-	e.logger(ctx).Info("postgres: password changed", "user", req.Username, "as", t.username, "hash", hashName(enc))
+	e.cfg.Logger(ctx).Info("postgres: password changed", "user", req.Username, "as", t.username, "hash", hashName(enc))
 	return nil
 }
 

@@ -387,7 +387,7 @@ func TestPostgresTLS(t *testing.T) {
 			e, logs := newEngine(t, c.opts...)
 			if c.env != "" {
 				t.Setenv(EnvCABundle, c.env)
-				e = New(append([]Option{WithLogger(e.log)}, c.opts...)...)
+				e = New(append([]Option{WithLogger(e.cfg.Log)}, c.opts...)...)
 			}
 			sec := secret(c.sv, c.fields)
 			gotTLS, err := tlsState(t, e, sec)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -43,18 +44,6 @@ const (
 // PreflightCheck is one line of a preflight report.
 type PreflightCheck = rotator.Check
 
-func pfPass(name, detail string) PreflightCheck {
-	return PreflightCheck{Name: name, Status: PreflightPass, Detail: detail}
-}
-
-func pfFail(name, detail, fix string) PreflightCheck {
-	return PreflightCheck{Name: name, Status: PreflightFail, Detail: detail, Fix: fix}
-}
-
-func pfSkip(name, detail string) PreflightCheck {
-	return PreflightCheck{Name: name, Status: PreflightSkip, Detail: detail}
-}
-
 // PreflightConnection checks a secret the way a rotation will use it: its
 // fields one by one, then DNS resolution of the host, a TCP connection, the
 // TLS handshake and certificate (when the secret asks for TLS) and a login
@@ -64,15 +53,10 @@ func pfSkip(name, detail string) PreflightCheck {
 // secret being rotated). A check that cannot run because an earlier one
 // failed is SKIP.
 func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who string) []PreflightCheck {
-	name := func(n string) string {
-		if who == "" {
-			return n
-		}
-		return who + " " + n
-	}
+	name := dbengine.CheckNamer(who).Name
 	var out []PreflightCheck
-	if e.configErr != nil {
-		out = append(out, pfFail(name("engine configuration"), e.configErr.Error(),
+	if e.cfg.Err != nil {
+		out = append(out, dbengine.Fail(name("engine configuration"), e.cfg.Err.Error(),
 			"correct $"+EnvCABundle+" / $"+EnvSSLMode+" / $"+EnvAllowMD5+" / $"+EnvAllowCleartext+" (or the engine's options)"))
 		return out
 	}
@@ -86,20 +70,20 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	var addrs []string
 	switch {
 	case host == "":
-		out = append(out, pfSkip(dnsName, "no valid \"host\""))
+		out = append(out, dbengine.Skip(dnsName, "no valid \"host\""))
 	case net.ParseIP(host) != nil:
 		addrs = []string{host}
-		out = append(out, pfPass(dnsName, host+" is an IP address: nothing to resolve"))
+		out = append(out, dbengine.Pass(dnsName, host+" is an IP address: nothing to resolve"))
 	default:
-		rctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+		rctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
 		ips, err := net.DefaultResolver.LookupHost(rctx, host)
 		cancel()
 		if err != nil {
-			out = append(out, pfFail(dnsName, "cannot resolve "+strconv.Quote(host)+": "+pfDNSReason(err),
+			out = append(out, dbengine.Fail(dnsName, "cannot resolve "+strconv.Quote(host)+": "+pfDNSReason(err),
 				"check \"host\" (the server's DNS name, e.g. the RDS endpoint); a Lambda function in a VPC resolves through the VPC's DNS (enableDnsSupport; private hosted zones must be associated with the VPC)"))
 		} else {
 			addrs = ips
-			out = append(out, pfPass(dnsName, host+" resolves to "+strings.Join(pfLimit(ips, 3), ", ")))
+			out = append(out, dbengine.Pass(dnsName, host+" resolves to "+strings.Join(pfLimit(ips, 3), ", ")))
 		}
 	}
 
@@ -108,17 +92,17 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	tcpOK := false
 	switch {
 	case len(addrs) == 0 || port == 0:
-		out = append(out, pfSkip(tcpName, "no address to connect to"))
+		out = append(out, dbengine.Skip(tcpName, "no address to connect to"))
 	default:
 		addr := net.JoinHostPort(host, strconv.Itoa(port))
 		start := time.Now()
-		d := net.Dialer{Timeout: e.connectTimeout}
+		d := net.Dialer{Timeout: e.cfg.ConnectTimeout}
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			out = append(out, pfTCPFailure(tcpName, addr, err, e.connectTimeout))
+			out = append(out, pfTCPFailure(tcpName, addr, err, e.cfg.ConnectTimeout))
 		} else {
 			tcpOK = true
-			out = append(out, pfPass(tcpName, fmt.Sprintf("connected to %s in %s", conn.RemoteAddr(), pfRound(time.Since(start)))))
+			out = append(out, dbengine.Pass(tcpName, fmt.Sprintf("connected to %s in %s", conn.RemoteAddr(), pfRound(time.Since(start)))))
 			_ = conn.Close()
 		}
 	}
@@ -128,12 +112,12 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	tlsOK := true
 	switch {
 	case parseErr != nil:
-		out = append(out, pfSkip(tlsName, "the secret's fields are invalid"))
+		out = append(out, dbengine.Skip(tlsName, "the secret's fields are invalid"))
 		tlsOK = false
 	case t.tls.Mode == SSLDisable:
-		out = append(out, pfSkip(tlsName, "the secret asks for no TLS ("+t.tls.Source+")"))
+		out = append(out, dbengine.Skip(tlsName, "the secret asks for no TLS ("+t.tls.Source+")"))
 	case !tcpOK:
-		out = append(out, pfSkip(tlsName, "no TCP connection"))
+		out = append(out, dbengine.Skip(tlsName, "no TCP connection"))
 		tlsOK = false
 	default:
 		c := e.preflightTLS(ctx, t, tlsName)
@@ -142,15 +126,12 @@ func (e *Engine) PreflightConnection(ctx context.Context, s *rotator.Secret, who
 	}
 
 	// Login.
-	loginName := name("login")
-	if who == "" {
-		loginName = "login with AWSCURRENT"
-	}
+	loginName := dbengine.CheckNamer(who).Login()
 	switch {
 	case parseErr != nil:
-		out = append(out, pfSkip(loginName, "the secret's fields are invalid"))
+		out = append(out, dbengine.Skip(loginName, "the secret's fields are invalid"))
 	case !tcpOK || !tlsOK:
-		out = append(out, pfSkip(loginName, "the server cannot be reached as the secret says"))
+		out = append(out, dbengine.Skip(loginName, "the server cannot be reached as the secret says"))
 	default:
 		login := e.preflightLogin(ctx, t, loginName)
 		out = append(out, login)
@@ -191,10 +172,10 @@ func (e *Engine) preflightWrongPassword(ctx context.Context, t *target, name str
 // named at once. It returns the host and port when they are valid.
 func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (out []PreflightCheck, host string, port int) {
 	if s == nil {
-		return []PreflightCheck{pfFail(name("fields"), "no secret", "")}, "", 0
+		return []PreflightCheck{dbengine.Fail(name("fields"), "no secret", "")}, "", 0
 	}
 	bad := func(field string, err error) {
-		out = append(out, pfFail(name("field "+field), err.Error(), pfFieldFix(field, err)))
+		out = append(out, dbengine.Fail(name("field "+field), err.Error(), pfFieldFix(field, err)))
 	}
 	engineName := "postgres (assumed: no \"engine\" field)"
 	if raw, ok := s.Raw(rotator.FieldEngine); ok && strings.TrimSpace(string(raw)) != "null" {
@@ -246,7 +227,7 @@ func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (o
 			db = v
 		}
 	}
-	plan, tlsErr := e.tlsSettings.Plan(s)
+	plan, tlsErr := e.cfg.TLS.Plan(s)
 	if tlsErr != nil {
 		field := "TLS settings"
 		var fe *rotator.FieldError
@@ -260,7 +241,7 @@ func (e *Engine) preflightFields(s *rotator.Secret, name func(string) string) (o
 	}
 	detail := fmt.Sprintf("engine %s, host %s, port %d, dbname %s, username %s, password set, sslmode %s",
 		engineName, host, port, db, strconv.Quote(user), plan.Mode)
-	return []PreflightCheck{pfPass(name("secret fields"), detail)}, host, port
+	return []PreflightCheck{dbengine.Pass(name("secret fields"), detail)}, host, port
 }
 
 func pfFieldFix(field string, err error) string {
@@ -306,16 +287,16 @@ func pfDNSReason(err error) string {
 func pfTCPFailure(name, addr string, err error, timeout time.Duration) PreflightCheck {
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return pfFail(name, "connection to "+addr+" refused: nothing listens there",
+		return dbengine.Fail(name, "connection to "+addr+" refused: nothing listens there",
 			"check \"port\", and that the server runs and listens on that address (listen_addresses)")
 	case isTimeout(err) || errors.Is(err, context.DeadlineExceeded):
-		return pfFail(name, fmt.Sprintf("no answer from %s within %v: packets are dropped", addr, timeout),
+		return dbengine.Fail(name, fmt.Sprintf("no answer from %s within %v: packets are dropped", addr, timeout),
 			"allow inbound TCP to the database port from where the rotation runs (security group, network ACL); a Lambda function must run in subnets that route to the database")
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return pfFail(name, "no route to "+addr,
+		return dbengine.Fail(name, "no route to "+addr,
 			"the database is not reachable from this network: check the routes (VPC, peering, VPN) between the rotation and the database")
 	}
-	return pfFail(name, "cannot connect to "+addr+": "+err.Error(),
+	return dbengine.Fail(name, "cannot connect to "+addr+": "+err.Error(),
 		"check \"host\" and \"port\", and the network between the rotation and the database")
 }
 
@@ -324,15 +305,15 @@ func pfTCPFailure(name, addr string, err error, timeout time.Duration) Preflight
 func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) PreflightCheck {
 	cc, err := e.connConfig(t)
 	if err != nil {
-		return pfFail(name, err.Error(), "")
+		return dbengine.Fail(name, err.Error(), "")
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.connectTimeout)
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.ConnectTimeout)
 	defer cancel()
 	d := net.Dialer{}
 	addr := net.JoinHostPort(t.host, strconv.Itoa(t.port))
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return pfTCPFailure(name, addr, err, e.connectTimeout)
+		return pfTCPFailure(name, addr, err, e.cfg.ConnectTimeout)
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -347,32 +328,32 @@ func (e *Engine) preflightTLS(ctx context.Context, t *target, name string) Prefl
 		_, err = io.ReadFull(conn, answer[:])
 	}
 	if err != nil {
-		return pfFail(name, "the server did not answer the TLS request: "+err.Error(),
+		return dbengine.Fail(name, "the server did not answer the TLS request: "+err.Error(),
 			"check that "+addr+" is a PostgreSQL server")
 	}
 	switch answer[0] {
 	case 'N':
 		if t.tls.Mode == SSLPrefer {
-			return pfPass(name, "the server offers no TLS; sslmode prefer falls back to plaintext (passwords travel as SCRAM exchanges, queries in the clear)")
+			return dbengine.Pass(name, "the server offers no TLS; sslmode prefer falls back to plaintext (passwords travel as SCRAM exchanges, queries in the clear)")
 		}
-		return pfFail(name, "the server does not support TLS, and "+t.tls.Source+" requires it",
+		return dbengine.Fail(name, "the server does not support TLS, and "+t.tls.Source+" requires it",
 			"turn TLS on in the server (ssl = on), or set \"sslmode\" to \"prefer\" or \"disable\" if plaintext is acceptable on this network")
 	case 'S':
 	default:
-		return pfFail(name, fmt.Sprintf("unexpected answer %q to the TLS request", answer[0]),
+		return dbengine.Fail(name, fmt.Sprintf("unexpected answer %q to the TLS request", answer[0]),
 			"check that "+addr+" is a PostgreSQL server")
 	}
 	tc := tls.Client(conn, cc.TLSConfig)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return e.pfTLSFailure(name, t, err)
 	}
-	return pfPass(name, t.tls.Describe(tc.ConnectionState(), time.Now()))
+	return dbengine.Pass(name, t.tls.Describe(tc.ConnectionState(), time.Now()))
 }
 
 func (e *Engine) pfTLSFailure(name string, t *target, err error) PreflightCheck {
-	reason, fix := e.tlsSettings.Diagnose(t.tls, t.host, err,
+	reason, fix := e.cfg.TLS.Diagnose(t.tls, t.host, err,
 		"check the server's TLS configuration (ssl_min_protocol_version at most TLS 1.2 or 1.3; a certificate and key)")
-	return pfFail(name, reason, fix)
+	return dbengine.Fail(name, reason, fix)
 }
 
 // preflightLogin logs in and reads who the session belongs to.
@@ -385,16 +366,16 @@ func (e *Engine) preflightLogin(ctx context.Context, t *target, name string) Pre
 	var who, version string
 	var isTLS bool
 	if err := conn.QueryRow(ctx, "SELECT session_user, current_setting('server_version'), coalesce((SELECT ssl FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()), false)").Scan(&who, &version, &isTLS); err != nil {
-		return pfFail(name, e.statementError("login", t, "reading session_user", err, t.password).Error(), "")
+		return dbengine.Fail(name, e.statementError("login", t, "reading session_user", err, t.password).Error(), "")
 	}
 	if who != t.username {
-		return pfFail(name, "logged in, but the session belongs to "+quote(who), "check the server's authentication mapping (pg_ident.conf)")
+		return dbengine.Fail(name, "logged in, but the session belongs to "+quote(who), "check the server's authentication mapping (pg_ident.conf)")
 	}
 	transport := "plaintext"
 	if isTLS {
 		transport = "TLS"
 	}
-	return pfPass(name, fmt.Sprintf("logged in as %s (PostgreSQL %s, %s)", quote(who), version, transport))
+	return dbengine.Pass(name, fmt.Sprintf("logged in as %s (PostgreSQL %s, %s)", quote(who), version, transport))
 }
 
 func pfLoginFailure(name string, t *target, err error) PreflightCheck {
@@ -431,7 +412,7 @@ func pfLoginFailure(name string, t *target, err error) PreflightCheck {
 	case errors.Is(err, rotator.ErrUnreachable):
 		fix = "check the network path and the server's state"
 	}
-	return pfFail(name, err.Error(), fix)
+	return dbengine.Fail(name, err.Error(), fix)
 }
 
 // roleMissing reports whether a login was refused because the role does
@@ -451,15 +432,15 @@ type PreflightMasterRequest = rotator.PreflightMasterRequest
 func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest) []PreflightCheck {
 	t, err := e.parse(req.Master)
 	if err != nil {
-		return []PreflightCheck{pfSkip("master privileges", "the master secret's fields are invalid")}
+		return []PreflightCheck{dbengine.Skip("master privileges", "the master secret's fields are invalid")}
 	}
 	conn, err := e.connect(ctx, "preflight", t)
 	if err != nil {
-		return []PreflightCheck{pfSkip("master privileges", "the master cannot log in")}
+		return []PreflightCheck{dbengine.Skip("master privileges", "the master cannot log in")}
 	}
 	defer closeConn(conn)
 	q := func(what string, err error) []PreflightCheck {
-		return []PreflightCheck{pfFail("master privileges", e.statementError("preflight", t, what, err, t.password).Error(), "")}
+		return []PreflightCheck{dbengine.Fail("master privileges", e.statementError("preflight", t, what, err, t.password).Error(), "")}
 	}
 	var versionNum string
 	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')").Scan(&versionNum); err != nil {
@@ -471,17 +452,17 @@ func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest
 		return q("looking up the master role", err)
 	}
 	if !ok {
-		return []PreflightCheck{pfFail("master privileges", "the master role is not in pg_roles", "")}
+		return []PreflightCheck{dbengine.Fail("master privileges", "the master role is not in pg_roles", "")}
 	}
 	mq := quote(t.username)
 	var out []PreflightCheck
 	switch {
 	case master.super:
-		out = append(out, pfPass("master CREATEROLE", mq+" is a superuser"))
+		out = append(out, dbengine.Pass("master CREATEROLE", mq+" is a superuser"))
 	case master.createRole:
-		out = append(out, pfPass("master CREATEROLE", mq+" has CREATEROLE"))
+		out = append(out, dbengine.Pass("master CREATEROLE", mq+" has CREATEROLE"))
 	default:
-		out = append(out, pfFail("master CREATEROLE", mq+" has neither CREATEROLE nor SUPERUSER: it cannot create the second user or change passwords",
+		out = append(out, dbengine.Fail("master CREATEROLE", mq+" has neither CREATEROLE nor SUPERUSER: it cannot create the second user or change passwords",
 			"as a superuser (RDS: the master user): ALTER ROLE "+mq+" CREATEROLE"))
 	}
 
@@ -497,14 +478,14 @@ func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest
 		}
 		if !exists {
 			if u == req.Clone && req.Template != "" {
-				out = append(out, pfPass("user "+u, uq+" does not exist yet: the first rotation creates it as a twin of "+quote(req.Template)))
+				out = append(out, dbengine.Pass("user "+u, uq+" does not exist yet: the first rotation creates it as a twin of "+quote(req.Template)))
 				continue
 			}
 			fix := "create it: CREATE ROLE " + uq + " LOGIN"
 			if req.Template == "" {
 				fix += " (or remove \"alternateusername\" from the secret to let the rotation make a clone)"
 			}
-			out = append(out, pfFail("user "+u, uq+" does not exist", fix))
+			out = append(out, dbengine.Fail("user "+u, uq+" does not exist", fix))
 			continue
 		}
 		detail := uq + " exists"
@@ -512,34 +493,34 @@ func (e *Engine) PreflightMaster(ctx context.Context, req PreflightMasterRequest
 			detail += "; each rotation re-asserts it as a twin of " + quote(req.Template)
 		}
 		if !info.canLogin && u != req.Template {
-			out = append(out, pfFail("user "+u, uq+" exists but cannot log in (NOLOGIN)", "ALTER ROLE "+uq+" LOGIN"))
+			out = append(out, dbengine.Fail("user "+u, uq+" exists but cannot log in (NOLOGIN)", "ALTER ROLE "+uq+" LOGIN"))
 			continue
 		}
-		out = append(out, pfPass("user "+u, detail))
+		out = append(out, dbengine.Pass("user "+u, detail))
 		if master.super {
 			continue
 		}
 		adminName := "master admin of " + u
 		switch {
 		case info.super:
-			out = append(out, pfFail(adminName, uq+" is a superuser: only a superuser may change it", "use a superuser as the master, or rotate a non-superuser role"))
+			out = append(out, dbengine.Fail(adminName, uq+" is a superuser: only a superuser may change it", "use a superuser as the master, or rotate a non-superuser role"))
 		case version >= 160000:
 			var admin bool
 			if err := conn.QueryRow(ctx, "SELECT pg_catalog.pg_has_role(session_user, $1::text, 'MEMBER WITH ADMIN OPTION')", u).Scan(&admin); err != nil {
 				return append(out, q("checking ADMIN OPTION on "+uq, err)...)
 			}
 			if admin {
-				out = append(out, pfPass(adminName, mq+" holds ADMIN OPTION on "+uq))
+				out = append(out, dbengine.Pass(adminName, mq+" holds ADMIN OPTION on "+uq))
 			} else {
-				out = append(out, pfFail(adminName, mq+" lacks ADMIN OPTION on "+uq+" (PostgreSQL 16+ requires it to change the role or grant it)",
+				out = append(out, dbengine.Fail(adminName, mq+" lacks ADMIN OPTION on "+uq+" (PostgreSQL 16+ requires it to change the role or grant it)",
 					"as a superuser: GRANT "+uq+" TO "+mq+" WITH ADMIN OPTION"))
 			}
 		case master.createRole:
-			out = append(out, pfPass(adminName, "CREATEROLE may change "+uq+" (PostgreSQL before 16)"))
+			out = append(out, dbengine.Pass(adminName, "CREATEROLE may change "+uq+" (PostgreSQL before 16)"))
 		}
 		if u == req.Template && version >= 160000 {
 			if info.createDB && !master.createDB {
-				out = append(out, pfFail("master CREATEDB", quote(u)+" has CREATEDB, which the clone copies, and "+mq+" lacks it",
+				out = append(out, dbengine.Fail("master CREATEDB", quote(u)+" has CREATEDB, which the clone copies, and "+mq+" lacks it",
 					"ALTER ROLE "+mq+" CREATEDB, or ALTER ROLE "+quote(u)+" NOCREATEDB"))
 			}
 		}

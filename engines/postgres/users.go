@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/rotatorkit/rotator/engines/internal/dbengine"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -66,19 +67,10 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 	if err := checkRoleName(rotator.FieldUsername, req.Username); err != nil {
 		return resp, err
 	}
-	if req.Template != "" {
-		if err := checkRoleName("template", req.Template); err != nil {
-			return resp, err
-		}
-		switch req.Username {
-		case req.Template:
-			return resp, e.newError(op, t, "the user and its template are the same role "+quote(req.Username), nil, rotator.ErrInvalidField)
-		case t.username:
-			return resp, e.newError(op, t, "the user to clone into is the master user itself", nil, rotator.ErrInvalidField)
-		}
-		if err := checkNewPassword(req.Password); err != nil {
-			return resp, err
-		}
+	if err := names.CheckTemplate(req, t.username, func(reason string) error {
+		return e.newError(op, t, reason, nil, rotator.ErrInvalidField)
+	}); err != nil {
+		return resp, err
 	}
 	conn, err := e.connect(ctx, op, t)
 	if err != nil {
@@ -103,7 +95,7 @@ func (e *Engine) EnsureUser(ctx context.Context, req rotator.EnsureUserRequest) 
 		created, err := e.ensureTwin(ctx, conn, t, req, version)
 		if err != nil && attempt < maxAttempts && retryable(err) {
 			// Another EnsureUser made the same change at the same time.
-			e.logger(ctx).Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
+			e.cfg.Logger(ctx).Info("postgres: concurrent change, retrying", "user", req.Username, "attempt", attempt)
 			continue
 		}
 		resp.Created = created && err == nil
@@ -229,7 +221,7 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 			user, tmpl bool
 		}{{"SUPERUSER", have.super, tmpl.super}, {"REPLICATION", have.replication, tmpl.replication}, {"BYPASSRLS", have.bypassRLS, tmpl.bypassRLS}} {
 			if a.user != a.tmpl {
-				e.logger(ctx).Warn("postgres: the user and its template differ in an attribute this engine does not copy",
+				e.cfg.Logger(ctx).Warn("postgres: the user and its template differ in an attribute this engine does not copy",
 					"user", user, "template", tmplName, "attribute", a.name, "user_has", a.user, "template_has", a.tmpl)
 			}
 		}
@@ -265,9 +257,9 @@ func (e *Engine) ensureTwin(ctx context.Context, conn *pgx.Conn, t *target, req 
 		return false, fail("committing", err)
 	}
 	if len(changes) == 0 {
-		e.logger(ctx).Debug("postgres: user already matches its template", "user", user, "template", tmplName)
+		e.cfg.Logger(ctx).Debug("postgres: user already matches its template", "user", user, "template", tmplName)
 	} else {
-		e.logger(ctx).Info("postgres: user aligned with its template", "user", user, "template", tmplName, "changes", changes)
+		e.cfg.Logger(ctx).Info("postgres: user aligned with its template", "user", user, "template", tmplName, "changes", changes)
 	}
 	return created, nil
 }
@@ -438,7 +430,7 @@ func (e *Engine) syncSettings(ctx context.Context, tx pgx.Tx, t *target, user, t
 		if err != nil {
 			serr := e.statementError(op, t, desc+" for "+quote(user), err, t.password)
 			if errors.Is(serr, rotator.ErrPermission) && !strings.EqualFold(name, "role") {
-				e.logger(ctx).Warn("postgres: cannot copy a setting of the template user; the twins differ in it",
+				e.cfg.Logger(ctx).Warn("postgres: cannot copy a setting of the template user; the twins differ in it",
 					"user", user, "template", tmpl, "setting", name, "database", c.db, "error", serr.Error())
 				continue
 			}
@@ -524,3 +516,6 @@ func splitGUCList(s string) []string {
 		i++ // the comma
 	}
 }
+
+// names checks the role names and passwords EnsureUser is given.
+var names = dbengine.Names{Check: checkRoleName, NewPassword: checkNewPassword, Quote: quote, Noun: "role"}
