@@ -3,22 +3,11 @@ package mariadbtest
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/rotatorkit/rotator/engines/mysql/mysqlhash"
 )
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
 
 // secureAccounts leaves two accounts: root@localhost (the socket) and
 // root@127.0.0.1, both with the rig's password (its hash: the plaintext
@@ -93,6 +82,3 @@ func hashedAuth(mariaDB bool, password string) (string, error) {
 	}
 	return "IDENTIFIED WITH caching_sha2_password AS '" + h + "'", nil
 }
-
-// errPortTaken: the server could not listen on the port it was given.
-var errPortTaken = errors.New("port taken")

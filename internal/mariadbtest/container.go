@@ -1,13 +1,9 @@
 package mariadbtest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"github.com/rotatorkit/rotator/internal/pgserver"
-	"io"
 	"os"
 	"runtime"
 	"slices"
@@ -19,6 +15,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
+	"github.com/rotatorkit/rotator/internal/dbrig"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 )
 
@@ -30,16 +27,11 @@ const DefaultImage = "mariadb:10.11"
 
 // ContainerLabel labels the containers this package starts (.ci/docker
 // removes the exited ones a killed test binary left behind).
-const ContainerLabel = "org.rotatorkit.rotator"
+const ContainerLabel = dbrig.ContainerLabel
 
-// Bounds on the container steps, so that an engine that stops answering or
-// a server that never gets ready gives an error rather than a hang.
-const (
-	dockerCheckTimeout = 10 * time.Second
-	pullTimeout        = 4 * time.Minute
-	readyTimeout       = 90 * time.Second
-	stopTimeout        = time.Minute
-)
+// readyTimeout bounds the wait for a container's server (dbrig bounds the
+// engine check, the pull and the removal).
+const readyTimeout = 90 * time.Second
 
 // Paths in the container: the TLS files (copied in owned by root), the
 // entrypoint that gives the key to the mysql user before running the
@@ -50,12 +42,6 @@ const (
 	containerTLSScript = "/usr/local/bin/rotator-mariadbtest-tls.sh"
 	containerLogFile   = "/var/lib/mysql/rotator-general.log"
 	initSQL            = "GRANT PROXY ON ''@'%' TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
-	tlsEntrypoint      = `#!/bin/sh
-set -e
-chown mysql:mysql ` + containerDir + `server.key
-chmod 600 ` + containerDir + `server.key
-exec docker-entrypoint.sh "$@"
-`
 )
 
 // image is $ROTATOR_TEST_IMAGE_MARIADB, else DefaultImage.
@@ -64,50 +50,6 @@ func image() string {
 		return img
 	}
 	return DefaultImage
-}
-
-// dockerAvailable is pgserver's bounded engine check, run once per
-// process for both rigs.
-func dockerAvailable(ctx context.Context) (bool, string) { return pgserver.DockerAvailable(ctx) }
-
-// ensureImage makes sure the engine has img, pulling it (within
-// pullTimeout) when it has not. Its error says why the image cannot be had.
-func ensureImage(ctx context.Context, img string) (err error) {
-	defer func() {
-		if r := recover(); r != nil { // testcontainers panics on some engine failures
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
-	if err != nil {
-		return fmt.Errorf("docker provider: %w", err)
-	}
-	defer provider.Close()
-	have := func() (bool, error) {
-		ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
-		defer cancel()
-		// Listing fails only when the engine does not answer; an
-		// inspection also fails for a missing image.
-		if _, err := provider.ListImages(ctx); err != nil {
-			return false, fmt.Errorf("the Docker engine does not answer: %w", err)
-		}
-		_, err := provider.Client().ImageInspect(ctx, img)
-		return err == nil, nil
-	}
-	if ok, err := have(); err != nil || ok {
-		return err
-	}
-	start := time.Now()
-	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
-	defer cancel()
-	if err := provider.PullImage(pctx, img); err != nil {
-		return fmt.Errorf("the image is not on this Docker engine, and pulling it failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
-	}
-	// A pull whose error came in the progress stream returns no error.
-	if ok, err := have(); !ok {
-		return fmt.Errorf("the image is not on this Docker engine, and pulling it did not make it appear (%v)", err)
-	}
-	return nil
 }
 
 // startContainer is the containers backend: a server in a container of
@@ -167,28 +109,21 @@ func startFlavour(ctx context.Context, fl flavour, useTLS bool, tlsHosts []strin
 	if h := os.Getenv("DOCKER_HOST"); h != "" && !strings.HasPrefix(h, "unix://") {
 		return nil, what + ": needs a Docker engine on this host (host networking); $DOCKER_HOST=" + h, nil
 	}
-	if ok, why := dockerAvailable(ctx); !ok {
+	if ok, why := dbrig.DockerAvailable(ctx); !ok {
 		return nil, what + ": no Docker engine (" + why + ")", nil
 	}
-	if err := ensureImage(ctx, img); err != nil {
+	if err := dbrig.EnsureImage(ctx, img); err != nil {
 		return nil, what + ": " + err.Error(), nil
 	}
-	var lastErr error
-	for range 3 {
-		port, err := freePort()
-		if err != nil {
-			return nil, "", fmt.Errorf("mariadbtest: free port: %w", err)
-		}
-		s, err := runContainer(ctx, fl, port, useTLS, tlsHosts, requireSecure)
-		if err == nil {
-			return s, "", nil
-		}
-		lastErr = err
-		if !errors.Is(err, errPortTaken) {
-			break
-		}
+	var s *Server
+	err := dbrig.OnFreePort(func(port int) (err error) {
+		s, err = runContainer(ctx, fl, port, useTLS, tlsHosts, requireSecure)
+		return err
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("mariadbtest: %s: %w", what, err)
 	}
-	return nil, "", fmt.Errorf("mariadbtest: %s: %w", what, lastErr)
+	return s, "", nil
 }
 
 // containerArgs is the server's command line in a container of fl
@@ -225,7 +160,7 @@ func runContainer(ctx context.Context, fl flavour, port int, useTLS bool, tlsHos
 			hc.NetworkMode = "host"
 		}),
 		testcontainers.WithLogger(tclog.NewNoopLogger()),
-		testcontainers.WithLabels(map[string]string{ContainerLabel: fl.label}),
+		testcontainers.WithLabels(map[string]string{dbrig.ContainerLabel: fl.label}),
 	}
 	if fl.initSQL != "" {
 		// Run by the entrypoint as root@localhost, which alone may give
@@ -238,30 +173,19 @@ func runContainer(ctx context.Context, fl flavour, port int, useTLS bool, tlsHos
 	}
 	var tmp string
 	if useTLS {
-		b, err := pgserver.NewServerCert(tlsHosts)
+		b, err := dbrig.NewServerCert(tlsHosts)
 		if err != nil {
 			return nil, err
 		}
 		// The CA in a file too, for Server.CAFile.
-		tmp, err = os.MkdirTemp("", "rotator-mariadbtest-tls-")
+		tmp, s.CAFile, err = dbrig.WriteTemp("rotator-mariadbtest-tls-", "ca.pem", b.CAPEM)
 		if err != nil {
 			return nil, fmt.Errorf("mariadbtest: %w", err)
 		}
-		s.CAFile = tmp + "/ca.pem"
-		if err := os.WriteFile(s.CAFile, b.CAPEM, 0o644); err != nil {
-			_ = os.RemoveAll(tmp)
-			return nil, fmt.Errorf("mariadbtest: %w", err)
-		}
-		file := func(data []byte, path string, mode int64) testcontainers.ContainerFile {
-			return testcontainers.ContainerFile{Reader: bytes.NewReader(data), ContainerFilePath: path, FileMode: mode}
-		}
-		copts = append(copts,
-			testcontainers.WithFiles(
-				file(b.CAPEM, containerDir+"ca.pem", 0o644),
-				file(b.CertPEM, containerDir+"server.pem", 0o644),
-				file(b.KeyPEM, containerDir+"server.key", 0o600),
-				file([]byte(tlsEntrypoint), containerTLSScript, 0o755)),
-			testcontainers.WithEntrypoint("sh", containerTLSScript))
+		copts = append(copts, dbrig.ContainerTLS(containerDir, containerTLSScript, "mysql", "server.key",
+			dbrig.File{Name: "ca.pem", Data: b.CAPEM, Mode: 0o644},
+			dbrig.File{Name: "server.pem", Data: b.CertPEM, Mode: 0o644},
+			dbrig.File{Name: "server.key", Data: b.KeyPEM, Mode: 0o600})...)
 		args = append(args, "--ssl-ca="+containerDir+"ca.pem", "--ssl-cert="+containerDir+"server.pem", "--ssl-key="+containerDir+"server.key")
 		if requireSecure {
 			args = append(args, "--require-secure-transport=ON")
@@ -276,26 +200,16 @@ func runContainer(ctx context.Context, fl flavour, port int, useTLS bool, tlsHos
 
 	ctr, err := testcontainers.Run(ctx, img, copts...)
 	cleanup := func() error {
-		var err error
-		if ctr != nil {
-			// Bounded: Terminate's own removal would wait on an engine
-			// that stopped answering.
-			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-			defer cancel()
-			if terr := ctr.Terminate(sctx, testcontainers.StopTimeout(10*time.Second)); terr != nil {
-				err = fmt.Errorf("mariadbtest: removing container %s: %w", ctr.GetContainerID(), terr)
-			}
+		if err := dbrig.Remove(ctr, tmp); err != nil {
+			return fmt.Errorf("mariadbtest: %w", err)
 		}
-		if tmp != "" {
-			_ = os.RemoveAll(tmp)
-		}
-		return err
+		return nil
 	}
 	fail := func(err error) (*Server, error) {
 		if ctr != nil {
-			if log := containerLog(ctr); log != "" {
+			if log := dbrig.ContainerLog(ctr, 3000); log != "" {
 				if strings.Contains(log, "Address already in use") || strings.Contains(log, "Bind on TCP/IP port") {
-					err = fmt.Errorf("%w: %d", errPortTaken, port)
+					err = fmt.Errorf("%w: %d", dbrig.ErrPortTaken, port)
 				} else {
 					err = fmt.Errorf("%w; container log:\n%s", err, log)
 				}
@@ -339,13 +253,7 @@ func runContainer(ctx context.Context, fl flavour, port int, useTLS bool, tlsHos
 	s.logFn = func() (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		rc, err := ctr.CopyFileFromContainer(ctx, containerLogFile)
-		if err != nil {
-			return "", err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		return string(b), err
+		return dbrig.ReadAll(ctr.CopyFileFromContainer(ctx, containerLogFile))
 	}
 	return s, nil
 }
@@ -371,20 +279,4 @@ func setUp(ctx context.Context, db *sql.DB, s *Server) error {
 	}
 	s.MariaDB = strings.Contains(strings.ToLower(s.Version), "mariadb")
 	return nil
-}
-
-// containerLog returns the end of a container's log, for an error message.
-func containerLog(ctr testcontainers.Container) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, err := ctr.Logs(ctx)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if len(b) > 3000 {
-		b = b[len(b)-3000:]
-	}
-	return string(b)
 }

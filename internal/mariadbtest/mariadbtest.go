@@ -2,13 +2,8 @@ package mariadbtest
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/rotatorkit/rotator/internal/pgserver"
 	"net"
 	"os"
 	"slices"
@@ -20,6 +15,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/rotatorkit/rotator/internal/dbrig"
+	"github.com/rotatorkit/rotator/internal/dbrig/registry"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator"
@@ -155,74 +152,25 @@ func (s *Server) SetLifecycle(stop func() error, readLog func() (string, error))
 	s.stopFn, s.logFn = stop, readLog
 }
 
-var reg struct {
-	mu         sync.Mutex
-	mainActive bool
-	exiting    bool
-	live       map[*Server]struct{}
-	shared     map[string]*sharedEntry
-}
-
-type sharedEntry struct {
-	once sync.Once
-	srv  *Server
-	skip string
-	err  error
-}
-
-func track(s *Server) {
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	if reg.live == nil {
-		reg.live = map[*Server]struct{}{}
-	}
-	reg.live[s] = struct{}{}
-}
-
-func untrack(s *Server) {
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	delete(reg.live, s)
-}
+// reg keeps every running server, so that Main and the signal handler
+// can stop them all.
+var reg = registry.New("mariadbtest", registry.Need{Env: EnvRequire},
+	func(s *Server) string { return fmt.Sprintf("%s server on port %d", s.Mode, s.Port) })
 
 // StopAll stops every server this package started (Main calls it).
-func StopAll() {
-	reg.mu.Lock()
-	reg.exiting = true
-	servers := make([]*Server, 0, len(reg.live))
-	for s := range reg.live {
-		servers = append(servers, s)
-	}
-	reg.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, s := range servers {
-		wg.Go(func() {
-			if err := s.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "mariadbtest: stopping %s server on port %d: %v\n", s.Mode, s.Port, err)
-			}
-		})
-	}
-	wg.Wait()
-}
+func StopAll() { reg.StopAll() }
 
 // Main runs the tests and then stops every server this package started:
 //
 //	func TestMain(m *testing.M) { mariadbtest.Main(m) }
-func Main(m testmain.M) {
-	testmain.Run(m, "mariadbtest", Activate())
-}
+func Main(m testmain.M) { reg.Main(m) }
 
 // Activate allows Shared and returns the function that stops the shared
 // servers, for a TestMain that serves several rigs:
 //
 //	stop := mariadbtest.Activate()
 //	testmain.Run(m, "integration", func() { stop(); otherStop() })
-func Activate() (stop func()) {
-	reg.mu.Lock()
-	reg.mainActive = true
-	reg.mu.Unlock()
-	return StopAll
-}
+func Activate() (stop func()) { return reg.Activate() }
 
 // Shared returns the test binary's server for these options, starting it
 // on first use. Tests sharing a server must use distinct account names (see
@@ -230,84 +178,29 @@ func Activate() (stop func()) {
 func Shared(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	cfg := newConfig(opts)
-	reg.mu.Lock()
-	if !reg.mainActive {
-		reg.mu.Unlock()
-		t.Fatal("mariadbtest.Shared needs TestMain to call mariadbtest.Main(m) (or Activate), which stops the shared servers when the test binary exits; use mariadbtest.Start for a per-test server")
-	}
-	if reg.shared == nil {
-		reg.shared = map[string]*sharedEntry{}
-	}
-	e := reg.shared[cfg.key()]
-	if e == nil {
-		e = &sharedEntry{}
-		reg.shared[cfg.key()] = e
-	}
-	reg.mu.Unlock()
-	e.once.Do(func() { e.srv, e.skip, e.err = start(cfg) })
-	switch {
-	case e.err != nil:
-		t.Fatal(e.err)
-	case e.skip != "":
-		unavailable(t, e.skip)
-	}
-	return e.srv
+	return reg.Shared(t, cfg.key(), func() (*Server, string, error) { return start(cfg) })
 }
 
 // Start starts a server for this test alone and stops it when the test
 // ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s, skip, err := start(newConfig(opts))
-	switch {
-	case err != nil:
-		t.Fatal(err)
-	case skip != "":
-		unavailable(t, skip)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("mariadbtest: stopping server: %v", err)
-		}
-	})
-	return s
+	cfg := newConfig(opts)
+	return reg.Start(t, func() (*Server, string, error) { return start(cfg) })
 }
 
 // Required reports whether $ROTATOR_REQUIRE_DB asks for a real server.
-func Required() bool {
-	b, err := rotator.ParseBool(os.Getenv(EnvRequire))
-	return err == nil && b
-}
-
-func unavailable(t testing.TB, reason string) {
-	t.Helper()
-	if Required() {
-		t.Fatalf("%s (%s=1 makes this a failure instead of a skip)", reason, EnvRequire)
-	}
-	t.Skipf("%s (set %s=1 to make this a failure)", reason, EnvRequire)
-}
+func Required() bool { return reg.Need().Required() }
 
 // backend returns the backend forced by $ROTATOR_TEST_BACKEND or, for
 // this rig alone, by the older $ROTATOR_TEST_MYSQL_MODE, and how it was
 // asked for (for messages).
 func backend() (b testbackend.Backend, how string, err error) {
-	b, err = testbackend.FromEnv()
+	b, how, err = testbackend.Resolve(EnvMode)
 	if err != nil {
 		return b, "", fmt.Errorf("mariadbtest: %w", err)
 	}
-	how = "$" + testbackend.EnvBackend + "=" + string(b)
-	legacy := os.Getenv(EnvMode)
-	if strings.TrimSpace(legacy) == "" {
-		return b, how, nil
-	}
-	lb, err := testbackend.Parse(legacy)
-	if err != nil {
-		return b, "", fmt.Errorf("mariadbtest: $%s: %w", EnvMode, err)
-	}
-	if b != testbackend.Any && lb != b {
-		return b, "", fmt.Errorf("mariadbtest: $%s=%s and $%s=%s disagree", testbackend.EnvBackend, b, EnvMode, legacy)
-	}
-	return lb, "$" + EnvMode + "=" + legacy, nil
+	return b, how, nil
 }
 
 // start picks a source: containers, local binaries, $ROTATOR_TEST_MYSQL_DSN,
@@ -394,14 +287,6 @@ func start(cfg config) (*Server, string, error) {
 // test -v` and a failing package's output show: CI checks in it that its
 // containers run did run on containers.
 func logStart(s *Server) {
-	name := string(s.Mode)
-	if s.Mode == ModeContainer {
-		name = string(testbackend.Containers)
-	}
-	source := s.source
-	if source == "" {
-		source = string(s.Mode)
-	}
 	tls := "off"
 	if s.TLS {
 		tls = "on"
@@ -409,26 +294,13 @@ func logStart(s *Server) {
 			tls += ", require_secure_transport=ON"
 		}
 	}
-	var w strings.Builder
-	fmt.Fprintf(&w, "mariadbtest: backend=%s (%s): %s on %s, TLS %s\n",
-		name, source, s.Version, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), tls)
-	for _, r := range s.skipped {
-		fmt.Fprintf(&w, "mariadbtest:   before it: %s\n", r)
-	}
-	fmt.Fprint(os.Stderr, w.String())
+	dbrig.LogStart(dbrig.Start{
+		Rig: "mariadbtest", Mode: string(s.Mode), Source: s.source, Skipped: s.skipped,
+		Detail: fmt.Sprintf("%s on %s, TLS %s", s.Version, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), tls),
+	})
 }
 
-func register(s *Server) (*Server, string, error) {
-	track(s)
-	reg.mu.Lock()
-	exiting := reg.exiting
-	reg.mu.Unlock()
-	if exiting {
-		_ = s.Stop()
-		return nil, "", errors.New("mariadbtest: test binary is exiting")
-	}
-	return s, "", nil
-}
+func register(s *Server) (*Server, string, error) { return reg.Register(s) }
 
 // startDSN uses the server named by $ROTATOR_TEST_MYSQL_DSN, for the
 // default option set only (a server it cannot configure has whatever TLS
@@ -479,7 +351,7 @@ func (s *Server) Stop() error {
 			s.stopErr = s.stopFn()
 		}
 	})
-	untrack(s)
+	reg.Forget(s)
 	return s.stopErr
 }
 
@@ -507,7 +379,7 @@ func (s *Server) Config(user, password string) *mysql.Config {
 	c.AllowNativePasswords = true
 	c.InterpolateParams = true
 	if s.TLS {
-		c.TLS = pgserver.TLSClientConfig(s.CAPEM)
+		c.TLS = dbrig.TLSClientConfig(s.CAPEM)
 	}
 	return c
 }
@@ -638,60 +510,28 @@ func (s *Server) Secret(user, password string) *rotator.Secret {
 	if s.MariaDB {
 		engine = "mariadb"
 	}
-	m := map[string]any{
+	return dbrig.Secret(map[string]any{
 		rotator.FieldEngine:   engine,
 		rotator.FieldHost:     s.Host,
 		rotator.FieldPort:     s.Port,
 		rotator.FieldUsername: user,
 		rotator.FieldPassword: password,
-		"ssl":                 s.TLS,
-	}
-	if s.TLS && len(s.CAPEM) > 0 {
-		m["sslrootcert"] = string(s.CAPEM)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err)
-	}
-	sec, err := rotator.ParseSecret(string(b))
-	if err != nil {
-		panic(err)
-	}
-	return sec
+	}, s.TLS, s.CAPEM)
 }
 
 // UniqueName returns prefix followed by a random suffix (short: MySQL's
 // user names have at most 32 characters).
-func UniqueName(prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "_" + hex.EncodeToString(b[:])
-}
+func UniqueName(prefix string) string { return dbrig.UniqueName(prefix, 4) }
 
 // RandomPassword returns n printable ASCII characters from the whole range
 // (space through tilde), quotes and backslash included.
-func RandomPassword(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = ' ' + b[i]%95
-	}
-	return string(b)
-}
+func RandomPassword(n int) string { return dbrig.RandomPassword(n) }
 
 // NewCAPEM returns the PEM certificate of a fresh CA that signed nothing: a
 // "wrong CA" for verification tests.
 func NewCAPEM(t testing.TB) []byte {
 	t.Helper()
-	p, err := pgserver.NewCAPEM()
-	if err != nil {
-		t.Fatalf("mariadbtest: %v", err)
-	}
-	return p
+	return registry.NewCAPEM(t, "mariadbtest")
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randomHex(n int) string { return dbrig.RandomHex(n) }

@@ -80,49 +80,29 @@ func mysql8Allowed() string {
 func TryMySQL8(t testing.TB, opts ...Option) (*Server, string) {
 	t.Helper()
 	cfg := newConfig(opts)
-	reg.mu.Lock()
-	if !reg.mainActive {
-		reg.mu.Unlock()
-		t.Fatal("mariadbtest.TryMySQL8 needs TestMain to call mariadbtest.Main(m) (or Activate)")
-	}
-	if reg.shared == nil {
-		reg.shared = map[string]*sharedEntry{}
-	}
-	key := "mysql8 " + cfg.key()
-	e := reg.shared[key]
-	if e == nil {
-		e = &sharedEntry{}
-		reg.shared[key] = e
-	}
-	reg.mu.Unlock()
-	e.once.Do(func() {
+	s, skip := reg.Try(t, "TryMySQL8", "mysql8 "+cfg.key(), func() (*Server, string, error) {
 		if why := mysql8Allowed(); why != "" {
-			e.skip = "no MySQL 8.4 server: " + why
-			return
+			return nil, "no MySQL 8.4 server: " + why, nil
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		s, skip, err := startFlavour(ctx, mysql8Flavour(), cfg.tls, cfg.tlsHosts, cfg.requireSecure)
 		switch {
 		case err != nil:
-			e.err = err
+			return nil, "", err
 		case skip != "":
-			e.skip = "no MySQL 8.4 server: " + skip
-		default:
-			logStart(s)
-			e.srv, e.skip, e.err = register(s)
+			return nil, "no MySQL 8.4 server: " + skip, nil
 		}
+		logStart(s)
+		return register(s)
 	})
-	if e.err != nil {
-		t.Fatal(e.err)
+	if skip != "" {
+		return nil, skip
 	}
-	if e.skip != "" {
-		return nil, e.skip
+	if s.MariaDB || !strings.HasPrefix(s.Version, "8.") {
+		t.Fatalf("mariadbtest: %s is not MySQL 8 (VERSION() = %q)", s.source, s.Version)
 	}
-	if e.srv.MariaDB || !strings.HasPrefix(e.srv.Version, "8.") {
-		t.Fatalf("mariadbtest: %s is not MySQL 8 (VERSION() = %q)", e.srv.source, e.srv.Version)
-	}
-	return e.srv, ""
+	return s, ""
 }
 
 // MySQL8 is [TryMySQL8] for a test that needs the server: without one it

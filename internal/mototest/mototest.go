@@ -2,7 +2,6 @@ package mototest
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/rotatorkit/rotator/internal/dbrig"
+	"github.com/rotatorkit/rotator/internal/dbrig/registry"
 	"github.com/rotatorkit/rotator/internal/testmain"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
 )
@@ -116,40 +117,17 @@ func EndpointOptions(baseURL string) func(*secretsmanager.Options) {
 	return rotatortest.EndpointOptions(baseURL)
 }
 
-// Required reports whether $ROTATOR_REQUIRE_MOTO asks for moto.
-func Required() bool {
-	switch strings.ToLower(strings.TrimSpace(os.Getenv(EnvRequire))) {
-	case "1", "true", "yes", "on", "y", "t":
-		return true
-	}
-	return false
-}
+// need: without moto, tests skip, or fail when $ROTATOR_REQUIRE_MOTO=1.
+var need = registry.Need{Env: EnvRequire, Prefix: "mototest: "}
 
-func unavailable(t testing.TB, reason string) {
-	t.Helper()
-	if Required() {
-		t.Fatalf("mototest: %s (%s=1 makes this a failure instead of a skip)", reason, EnvRequire)
-	}
-	t.Skipf("mototest: %s (set %s=1 to make this a failure)", reason, EnvRequire)
-}
+// Required reports whether $ROTATOR_REQUIRE_MOTO asks for moto.
+func Required() bool { return need.Required() }
 
 // Start starts a moto_server for t and stops it in t.Cleanup. It skips t
 // (or fails it, with $ROTATOR_REQUIRE_MOTO=1) when moto is not available.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, skip, err := start()
-	switch {
-	case err != nil:
-		t.Fatal(err)
-	case skip != "":
-		unavailable(t, skip)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("mototest: stopping server: %v", err)
-		}
-	})
-	return s
+	return registry.For(t, "mototest", need, start)
 }
 
 // StartOrReason is Start for a test that also has parts to run without
@@ -159,21 +137,11 @@ func Start(t testing.TB) *Server {
 // with the reason), while t goes on running the other parts.
 func StartOrReason(t testing.TB) (*Server, string) {
 	t.Helper()
-	s, skip, err := start()
-	switch {
-	case err != nil:
-		t.Fatal(err)
-	case skip != "":
-		if Required() {
-			t.Errorf("mototest: %s (%s=1 makes this a failure instead of a skip)", skip, EnvRequire)
-		}
+	s, skip := registry.TryFor(t, "mototest", start)
+	if skip != "" {
+		need.Mark(t, skip)
 		return nil, skip
 	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("mototest: stopping server: %v", err)
-		}
-	})
 	return s, ""
 }
 
@@ -203,7 +171,7 @@ func Shared(t testing.TB) *Server {
 	case shared.err != nil:
 		t.Fatal(shared.err)
 	case shared.skip != "":
-		unavailable(t, shared.skip)
+		need.Unavailable(t, shared.skip)
 	}
 	if shared.srv.Exited() {
 		t.Fatalf("mototest: the shared server exited: %v: %s", shared.srv.waitErr, shared.srv.output.String())
@@ -290,7 +258,7 @@ func start() (*Server, string, error) {
 // run, or exited before answering), or an error (it runs and never
 // answers).
 func launch(c candidate) (*Server, string, error) {
-	port, err := freePort()
+	port, err := dbrig.FreePort()
 	if err != nil {
 		return nil, "", fmt.Errorf("mototest: finding a free port: %w", err)
 	}
@@ -355,15 +323,6 @@ func ready(hc *http.Client, base string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode < 500
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func lastLines(s string, n int) string {

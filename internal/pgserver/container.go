@@ -1,172 +1,28 @@
 package pgserver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcpg "github.com/testcontainers/testcontainers-go/modules/postgres"
 	"github.com/testcontainers/testcontainers-go/wait"
+
+	"github.com/rotatorkit/rotator/internal/dbrig"
 )
 
-// ContainerLabel labels the containers pgserver starts.
-const ContainerLabel = "org.rotatorkit.rotator"
+// runTimeout bounds a container's start, so that an image that never gets
+// ready gives an error rather than a hang (dbrig bounds the engine check,
+// the pull and the removal).
+const runTimeout = 2 * time.Minute
 
-// Bounds on the container steps, so that an engine that stops answering, a
-// registry that cannot be reached or an image that never gets ready gives
-// an error rather than a hang. A pull is given longer: a first pull of
-// postgres:16-alpine on a slow line takes a while.
-const (
-	dockerCheckTimeout = 10 * time.Second
-	pullTimeout        = 4 * time.Minute
-	runTimeout         = 2 * time.Minute
-	stopTimeout        = time.Minute
-)
-
-var docker struct {
-	once sync.Once
-	ok   bool
-	why  string
-}
-
-// dockerAvailable runs testcontainers' provider health check once per
-// process. Without a Docker engine it fails fast.
-func dockerAvailable(ctx context.Context) (bool, string) { return DockerAvailable(ctx) }
-
-// DockerAvailable reports, once per process and within a bounded time,
-// whether a Docker engine answers, and why not. The other test rigs
-// (internal/mariadbtest) share it.
-func DockerAvailable(ctx context.Context) (bool, string) {
-	docker.once.Do(func() {
-		docker.ok, docker.why = checkDocker(ctx)
-	})
-	return docker.ok, docker.why
-}
-
-// checkDocker asks whether a Docker engine answers, within
-// dockerCheckTimeout whatever happens: testcontainers' client creation
-// talks to the engine without a deadline, and an engine that accepts and
-// never answers would otherwise hang every test (the goroutine is left
-// behind then, once per process).
-func checkDocker(ctx context.Context) (ok bool, why string) {
-	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
-	defer cancel()
-	type result struct {
-		ok  bool
-		why string
-	}
-	done := make(chan result, 1)
-	go func() {
-		ok, why := checkDockerUnbounded(ctx)
-		done <- result{ok, why}
-	}()
-	select {
-	case r := <-done:
-		return r.ok, r.why
-	case <-ctx.Done():
-		return false, fmt.Sprintf("%v within %v", errEngineDown, dockerCheckTimeout)
-	}
-}
-
-func checkDockerUnbounded(ctx context.Context) (ok bool, why string) {
-	defer func() {
-		if r := recover(); r != nil {
-			ok, why = false, fmt.Sprint(r)
-		}
-	}()
-	provider, err := testcontainers.ProviderDefault.GetProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
-	if err != nil {
-		return false, err.Error()
-	}
-	defer provider.Close()
-	if err := provider.Health(ctx); err != nil {
-		return false, err.Error()
-	}
-	return true, ""
-}
-
-var errEngineDown = errors.New("the Docker engine does not answer")
-
-// inspectImage reports whether the engine has image. Its error says the
-// engine did not answer (a missing image is not an error).
-func inspectImage(ctx context.Context, provider *testcontainers.DockerProvider, image string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, dockerCheckTimeout)
-	defer cancel()
-	// Listing fails only when the engine does not answer; an inspection
-	// also fails for a missing image, and telling the two apart would need
-	// the engine client's error types.
-	if _, err := provider.ListImages(ctx); err != nil {
-		return false, err
-	}
-	_, err := provider.Client().ImageInspect(ctx, image)
-	return err == nil, nil
-}
-
-// ensureImage makes sure the engine has image, pulling it (within
-// pullTimeout) when it has not, so that a missing image is reported as
-// such, quickly, instead of as a failure deep in a container start.
-func ensureImage(ctx context.Context, image string) (err error) {
-	defer func() {
-		if r := recover(); r != nil { // testcontainers panics on some engine failures
-			err = fmt.Errorf("%v", r)
-		}
-	}()
-	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
-	if err != nil {
-		return fmt.Errorf("docker provider: %w", err)
-	}
-	defer provider.Close()
-	if ok, err := inspectImage(ctx, provider, image); err != nil {
-		// Not a pull: testcontainers retries a pull that cannot connect
-		// until its deadline.
-		return fmt.Errorf("%w: %w", errEngineDown, err)
-	} else if ok {
-		return nil
-	}
-	start := time.Now()
-	pctx, cancel := context.WithTimeout(ctx, pullTimeout)
-	defer cancel()
-	if err := provider.PullImage(pctx, image); err != nil {
-		if pctx.Err() != nil && ctx.Err() == nil {
-			return fmt.Errorf("the image is not on this Docker engine, and pulling it did not finish in %s: %w", pullTimeout, err)
-		}
-		return fmt.Errorf("the image is not on this Docker engine, and pulling it failed after %s: %w", time.Since(start).Round(time.Millisecond), err)
-	}
-	// A pull whose error came in the progress stream returns no error.
-	if ok, err := inspectImage(ctx, provider, image); !ok {
-		return fmt.Errorf("the image is not on this Docker engine, and pulling it did not make it appear (%v)", err)
-	}
-	return nil
-}
-
-// engineDown returns why the Docker engine does not answer now, or "".
-// (testcontainers' own health check answers from a cache after its first
-// success.)
-func engineDown(ctx context.Context) (why string) {
-	defer func() {
-		if r := recover(); r != nil {
-			why = fmt.Sprint(r)
-		}
-	}()
-	provider, err := testcontainers.NewDockerProvider(testcontainers.WithLogger(tclog.NewNoopLogger()))
-	if err != nil {
-		return err.Error()
-	}
-	defer provider.Close()
-	if _, err := inspectImage(ctx, provider, "rotator-pgserver/engine-check:none"); err != nil {
-		return err.Error()
-	}
-	return ""
-}
+// dockerAvailable is dbrig's bounded engine check, run once per process
+// for every rig.
+func dockerAvailable(ctx context.Context) (bool, string) { return dbrig.DockerAvailable(ctx) }
 
 // TLS files in the container, and the entrypoint that gives them to the
 // postgres user before running the image's own entrypoint: the files are
@@ -177,12 +33,6 @@ func engineDown(ctx context.Context) (why string) {
 const (
 	containerTLSDir    = "/tmp/rotator-pgserver/"
 	containerTLSScript = "/usr/local/bin/rotator-pgserver-tls.sh"
-	tlsEntrypoint      = `#!/bin/sh
-set -e
-chown postgres:postgres ` + containerTLSDir + `server.crt ` + containerTLSDir + `server.key
-chmod 600 ` + containerTLSDir + `server.key
-exec docker-entrypoint.sh "$@"
-`
 )
 
 // startContainer runs opts.Image with testcontainers' postgres module. It
@@ -197,7 +47,7 @@ exec docker-entrypoint.sh "$@"
 // ssl=off, whatever the image's default (rotator-test/postgres turns TLS on
 // with a CA of its own).
 func startContainer(ctx context.Context, opts Options) (*Server, error) {
-	if err := ensureImage(ctx, opts.Image); err != nil {
+	if err := dbrig.EnsureImage(ctx, opts.Image); err != nil {
 		return nil, containerError(ctx, opts.Image, err)
 	}
 	parent := ctx
@@ -233,33 +83,23 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 		// Where testcontainers' reaper is disabled, an engine or test
 		// binary killed mid-run leaves containers behind: .ci/docker
 		// removes the exited ones carrying this label.
-		testcontainers.WithLabels(map[string]string{ContainerLabel: "pgserver"}),
+		testcontainers.WithLabels(map[string]string{dbrig.ContainerLabel: "pgserver"}),
 	}
 	var tmp string
 	if len(opts.TLSHosts) > 0 {
-		b, err := NewServerCert(opts.TLSHosts)
+		b, err := dbrig.NewServerCert(opts.TLSHosts)
 		if err != nil {
 			return nil, err
 		}
 		// The CA in a file too, for Server.CAFile.
-		tmp, err = os.MkdirTemp("", "rotator-pgserver-tls-")
+		var ca string
+		tmp, ca, err = dbrig.WriteTemp("rotator-pgserver-tls-", "ca.crt", b.CAPEM)
 		if err != nil {
 			return nil, fmt.Errorf("pgserver: %w", err)
 		}
-		ca := filepath.Join(tmp, "ca.crt")
-		if err := os.WriteFile(ca, b.CAPEM, 0o644); err != nil {
-			_ = os.RemoveAll(tmp)
-			return nil, fmt.Errorf("pgserver: %w", err)
-		}
-		file := func(data []byte, path string, mode int64) testcontainers.ContainerFile {
-			return testcontainers.ContainerFile{Reader: bytes.NewReader(data), ContainerFilePath: path, FileMode: mode}
-		}
-		copts = append(copts,
-			testcontainers.WithFiles(
-				file(b.CertPEM, containerTLSDir+"server.crt", 0o644),
-				file(b.KeyPEM, containerTLSDir+"server.key", 0o600),
-				file([]byte(tlsEntrypoint), containerTLSScript, 0o755)),
-			testcontainers.WithEntrypoint("sh", containerTLSScript))
+		copts = append(copts, dbrig.ContainerTLS(containerTLSDir, containerTLSScript, "postgres", "server.key",
+			dbrig.File{Name: "server.crt", Data: b.CertPEM, Mode: 0o644},
+			dbrig.File{Name: "server.key", Data: b.KeyPEM, Mode: 0o600})...)
 		cmd = append(cmd, "-c", "ssl=on",
 			"-c", "ssl_cert_file="+containerTLSDir+"server.crt",
 			"-c", "ssl_key_file="+containerTLSDir+"server.key")
@@ -271,20 +111,10 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 
 	ctr, err := tcpg.Run(ctx, opts.Image, copts...)
 	cleanup := func() error {
-		var err error
-		if ctr != nil {
-			// Bounded: Terminate's own removal would wait on an engine
-			// that stopped answering.
-			sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
-			defer cancel()
-			if terr := ctr.Terminate(sctx, testcontainers.StopTimeout(10*time.Second)); terr != nil {
-				err = fmt.Errorf("pgserver: removing container %s: %w", ctr.GetContainerID(), terr)
-			}
+		if err := dbrig.Remove(ctr, tmp); err != nil {
+			return fmt.Errorf("pgserver: %w", err)
 		}
-		if tmp != "" {
-			_ = os.RemoveAll(tmp)
-		}
-		return err
+		return nil
 	}
 	fail := func(err error) (*Server, error) {
 		_ = cleanup()
@@ -292,7 +122,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if err != nil {
 		if ctr != nil {
-			if log := containerLog(ctr); log != "" {
+			if log := dbrig.ContainerLog(ctr, 2000); log != "" {
 				err = fmt.Errorf("%w; container log:\n%s", err, log)
 			}
 		}
@@ -317,13 +147,7 @@ func startContainer(ctx context.Context, opts Options) (*Server, error) {
 	s.logFn = func() (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		rc, err := ctr.Logs(ctx)
-		if err != nil {
-			return "", err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		return string(b), err
+		return dbrig.ReadAll(ctr.Logs(ctx))
 	}
 	// The port answers; a login may still race the server's last steps.
 	deadline := time.Now().Add(30 * time.Second)
@@ -348,24 +172,8 @@ func containerError(ctx context.Context, image string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 		err = fmt.Errorf("%w (timed out after %s)", err, runTimeout)
 	}
-	if why := engineDown(context.WithoutCancel(ctx)); why != "" && !errors.Is(err, errEngineDown) {
+	if why := dbrig.EngineDown(context.WithoutCancel(ctx)); why != "" && !errors.Is(err, dbrig.ErrEngineDown) {
 		return fmt.Errorf("pgserver: container %s: the Docker engine stopped answering (%s): %w", image, why, err)
 	}
 	return fmt.Errorf("pgserver: container %s: %w", image, err)
-}
-
-// containerLog returns the end of a container's log, for an error message.
-func containerLog(ctr testcontainers.Container) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, err := ctr.Logs(ctx)
-	if err != nil {
-		return ""
-	}
-	defer rc.Close()
-	b, _ := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
 }

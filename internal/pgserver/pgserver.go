@@ -2,8 +2,6 @@ package pgserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rotatorkit/rotator/internal/dbrig"
 )
 
 // Environment variables read by Start (Options override them), named with
@@ -163,18 +163,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.PasswordEncryption == "" {
 		opts.PasswordEncryption = "scram-sha-256"
 	}
-	switch opts.PasswordEncryption {
-	case "scram-sha-256", "md5":
-	default:
-		return nil, fmt.Errorf("pgserver: password encryption %q is not scram-sha-256 or md5", opts.PasswordEncryption)
-	}
-	if opts.HostAuth == "" {
-		opts.HostAuth = opts.PasswordEncryption
-	}
-	switch opts.HostAuth {
-	case "scram-sha-256", "md5", "password", "trust":
-	default:
-		return nil, fmt.Errorf("pgserver: host authentication %q is not scram-sha-256, md5, password or trust", opts.HostAuth)
+	var err error
+	if opts.HostAuth, err = CheckAuth(opts.PasswordEncryption, opts.HostAuth); err != nil {
+		return nil, fmt.Errorf("pgserver: %w", err)
 	}
 	if opts.EnvPrefix == "" {
 		opts.EnvPrefix = DefaultEnvPrefix
@@ -246,6 +237,26 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	return nil, &UnavailableError{Reasons: reasons}
 }
 
+// CheckAuth checks a password_encryption (scram-sha-256 or md5) and a
+// pg_hba.conf method for TCP connections (scram-sha-256, md5, password or
+// trust; "" means the password_encryption's), and returns the latter.
+func CheckAuth(passwordEncryption, hostAuth string) (string, error) {
+	switch passwordEncryption {
+	case "scram-sha-256", "md5":
+	default:
+		return "", fmt.Errorf("password encryption %q is not scram-sha-256 or md5", passwordEncryption)
+	}
+	if hostAuth == "" {
+		hostAuth = passwordEncryption
+	}
+	switch hostAuth {
+	case "scram-sha-256", "md5", "password", "trust":
+	default:
+		return "", fmt.Errorf("host authentication %q is not scram-sha-256, md5, password or trust", hostAuth)
+	}
+	return hostAuth, nil
+}
+
 // Source says where the server came from, for a log line: "container
 // rotator-test/postgres:15-0123456789ab", "local binaries
 // /usr/lib/postgresql/15/bin", or the mode of a server Start did not make.
@@ -302,7 +313,7 @@ func (s *Server) ConnConfig(user, password, db string) (*pgx.ConnConfig, error) 
 	cc.RuntimeParams = map[string]string{"application_name": app}
 	cc.TLSConfig = nil
 	if s.TLS {
-		cc.TLSConfig = TLSClientConfig(s.CAPEM)
+		cc.TLSConfig = dbrig.TLSClientConfig(s.CAPEM)
 	}
 	return cc, nil
 }
@@ -397,11 +408,7 @@ func (s *Server) CanLogin(ctx context.Context, user, password string) error {
 	return conn.Close(ctx)
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func randomHex(n int) string { return dbrig.RandomHex(n) }
 
 // readVersion fills s.Version and s.PasswordEncryption through a
 // superuser connection, proving that password authentication works.

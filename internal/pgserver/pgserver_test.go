@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rotatorkit/rotator/internal/dbrig"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 )
 
@@ -125,7 +126,7 @@ func TestPostgresTLS(t *testing.T) {
 	}
 
 	// A CA that signed nothing is refused.
-	wrong, err := NewCAPEM()
+	wrong, err := dbrig.NewCAPEM()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestPostgresTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cc.TLSConfig = TLSClientConfig(wrong)
+	cc.TLSConfig = dbrig.TLSClientConfig(wrong)
 	if c, err := pgx.ConnectConfig(ctx, cc); err == nil {
 		_ = c.Close(ctx)
 		t.Fatal("connected with a CA that did not sign the server's certificate")

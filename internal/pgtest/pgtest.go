@@ -2,22 +2,21 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rotatorkit/rotator/internal/dbrig"
+	"github.com/rotatorkit/rotator/internal/dbrig/registry"
 	"github.com/rotatorkit/rotator/internal/pgserver"
 	"github.com/rotatorkit/rotator/internal/testbackend"
 	"github.com/rotatorkit/rotator/internal/testmain"
@@ -115,19 +114,11 @@ func newConfig(opts []Option) (config, error) {
 	if c.tls && len(c.tlsHosts) == 0 {
 		c.tlsHosts = []string{"127.0.0.1", "localhost"}
 	}
-	switch c.pwEnc {
-	case "scram-sha-256", "md5":
-	default:
-		return c, fmt.Errorf("pgtest: password encryption %q is not scram-sha-256 or md5", c.pwEnc)
+	hostAuth, err := pgserver.CheckAuth(c.pwEnc, c.hostAuth)
+	if err != nil {
+		return c, fmt.Errorf("pgtest: %w", err)
 	}
-	if c.hostAuth == "" {
-		c.hostAuth = c.pwEnc
-	}
-	switch c.hostAuth {
-	case "scram-sha-256", "md5", "password", "trust":
-	default:
-		return c, fmt.Errorf("pgtest: host authentication %q is not scram-sha-256, md5, password or trust", c.hostAuth)
-	}
+	c.hostAuth = hostAuth
 	return c, nil
 }
 
@@ -135,56 +126,10 @@ func (c config) key() string {
 	return fmt.Sprintf("tls=%v hosts=%q pwenc=%s hostauth=%s", c.tls, c.tlsHosts, c.pwEnc, c.hostAuth)
 }
 
-// registry of every running server, so that Main and the signal handler can
-// stop them all.
-var reg struct {
-	mu         sync.Mutex
-	mainActive bool
-	exiting    bool
-	live       map[*Server]struct{}
-	shared     map[string]*sharedEntry
-}
-
-type sharedEntry struct {
-	once sync.Once
-	srv  *Server
-	skip string
-	err  error
-}
-
-func track(s *Server) {
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	if reg.live == nil {
-		reg.live = map[*Server]struct{}{}
-	}
-	reg.live[s] = struct{}{}
-}
-
-func untrack(s *Server) {
-	reg.mu.Lock()
-	defer reg.mu.Unlock()
-	delete(reg.live, s)
-}
-
-func stopAll() {
-	reg.mu.Lock()
-	reg.exiting = true
-	servers := make([]*Server, 0, len(reg.live))
-	for s := range reg.live {
-		servers = append(servers, s)
-	}
-	reg.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, s := range servers {
-		wg.Go(func() {
-			if err := s.Stop(); err != nil {
-				fmt.Fprintf(os.Stderr, "pgtest: stopping %s server on port %d: %v\n", s.Mode, s.Port, err)
-			}
-		})
-	}
-	wg.Wait()
-}
+// reg keeps every running server, so that Main and the signal handler
+// can stop them all.
+var reg = registry.New("pgtest", registry.Need{Env: EnvRequire},
+	func(s *Server) string { return fmt.Sprintf("%s server on port %d", s.Mode, s.Port) })
 
 // Main runs the tests and then stops every server this package started.
 // Call it from TestMain in packages that use Shared:
@@ -192,9 +137,7 @@ func stopAll() {
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 //
 // SIGINT and SIGTERM also stop the servers before the binary exits.
-func Main(m testmain.M) {
-	testmain.Run(m, "pgtest", Activate())
-}
+func Main(m testmain.M) { reg.Main(m) }
 
 // Activate allows Shared and returns the function that stops the shared
 // servers, for a TestMain that serves several rigs (internal/mariadbtest
@@ -202,12 +145,7 @@ func Main(m testmain.M) {
 //
 //	stopPG, stopMariaDB := pgtest.Activate(), mariadbtest.Activate()
 //	testmain.Run(m, "integration", func() { stopPG(); stopMariaDB() })
-func Activate() (stop func()) {
-	reg.mu.Lock()
-	reg.mainActive = true
-	reg.mu.Unlock()
-	return stopAll
-}
+func Activate() (stop func()) { return reg.Activate() }
 
 // Shared returns the test binary's server for these options, starting it on
 // first use. It needs TestMain to call Main, which stops it at exit.
@@ -218,29 +156,7 @@ func Shared(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg.mu.Lock()
-	if !reg.mainActive {
-		reg.mu.Unlock()
-		t.Fatal("pgtest.Shared needs TestMain to call pgtest.Main(m), which stops the shared servers when the test binary exits; use pgtest.Start for a per-test server")
-	}
-	if reg.shared == nil {
-		reg.shared = map[string]*sharedEntry{}
-	}
-	e := reg.shared[cfg.key()]
-	if e == nil {
-		e = &sharedEntry{}
-		reg.shared[cfg.key()] = e
-	}
-	reg.mu.Unlock()
-
-	e.once.Do(func() { e.srv, e.skip, e.err = start(cfg) })
-	switch {
-	case e.err != nil:
-		t.Fatal(e.err)
-	case e.skip != "":
-		unavailable(t, e.skip)
-	}
-	return e.srv
+	return reg.Shared(t, cfg.key(), func() (*Server, string, error) { return start(cfg) })
 }
 
 // Start starts a server for this test alone and stops it when the test ends.
@@ -250,56 +166,21 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, skip, err := start(cfg)
-	switch {
-	case err != nil:
-		t.Fatal(err)
-	case skip != "":
-		unavailable(t, skip)
-	}
-	t.Cleanup(func() {
-		if err := s.Stop(); err != nil {
-			t.Errorf("pgtest: stopping server: %v", err)
-		}
-	})
-	return s
+	return reg.Start(t, func() (*Server, string, error) { return start(cfg) })
 }
 
 // Required reports whether $ROTATOR_REQUIRE_DB asks for a real server.
-func Required() bool {
-	b, err := rotator.ParseBool(os.Getenv(EnvRequire))
-	return err == nil && b
-}
-
-func unavailable(t testing.TB, reason string) {
-	t.Helper()
-	if Required() {
-		t.Fatalf("%s (%s=1 makes this a failure instead of a skip)", reason, EnvRequire)
-	}
-	t.Skipf("%s (set %s=1 to make this a failure)", reason, EnvRequire)
-}
+func Required() bool { return reg.Need().Required() }
 
 // backend returns the backend forced by $ROTATOR_TEST_BACKEND or, for
 // this rig alone, by the older $ROTATOR_TEST_POSTGRES_MODE, and how it was
 // asked for (for messages).
 func backend() (b testbackend.Backend, how string, err error) {
-	b, err = testbackend.FromEnv()
+	b, how, err = testbackend.Resolve(EnvMode)
 	if err != nil {
 		return b, "", fmt.Errorf("pgtest: %w", err)
 	}
-	how = "$" + testbackend.EnvBackend + "=" + string(b)
-	legacy := os.Getenv(EnvMode)
-	if strings.TrimSpace(legacy) == "" {
-		return b, how, nil
-	}
-	lb, err := testbackend.Parse(legacy)
-	if err != nil {
-		return b, "", fmt.Errorf("pgtest: $%s: %w", EnvMode, err)
-	}
-	if b != testbackend.Any && lb != b {
-		return b, "", fmt.Errorf("pgtest: $%s=%s and $%s=%s disagree", testbackend.EnvBackend, b, EnvMode, legacy)
-	}
-	return lb, "$" + EnvMode + "=" + legacy, nil
+	return b, how, nil
 }
 
 // image is the container image: $ROTATOR_TEST_IMAGE_POSTGRES, else the
@@ -380,21 +261,15 @@ func start(cfg config) (*Server, string, error) {
 // test -v` and a failing package's output show: CI checks in it that its
 // containers run did run on containers.
 func logStart(s *Server) {
-	name := string(s.Mode)
-	if s.Mode == ModeContainer {
-		name = string(testbackend.Containers)
-	}
 	tls := "off"
 	if s.TLS {
 		tls = "on"
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "pgtest: backend=%s (%s): PostgreSQL %s on %s, TLS %s, password_encryption=%s\n",
-		name, s.Source(), s.Version, hostPort(s.Host, s.Port), tls, s.PasswordEncryption)
-	for _, r := range s.Skipped {
-		fmt.Fprintf(&b, "pgtest:   before it: %s\n", r)
-	}
-	fmt.Fprint(os.Stderr, b.String())
+	dbrig.LogStart(dbrig.Start{
+		Rig: "pgtest", Mode: string(s.Mode), Source: s.Source(), Skipped: s.Skipped,
+		Detail: fmt.Sprintf("PostgreSQL %s on %s, TLS %s, password_encryption=%s",
+			s.Version, net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), tls, s.PasswordEncryption),
+	})
 }
 
 // SetServerEnv sets, for the rest of the test, pgserver's own variables
@@ -426,22 +301,14 @@ func register(s *Server, err error) (*Server, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	track(s)
-	reg.mu.Lock()
-	exiting := reg.exiting
-	reg.mu.Unlock()
-	if exiting { // a signal arrived while it started
-		_ = s.Stop()
-		return nil, "", fmt.Errorf("pgtest: test binary is exiting")
-	}
-	return s, "", nil
+	return reg.Register(s)
 }
 
 // Stop stops the server and removes its files (a server from
 // $ROTATOR_TEST_POSTGRES_DSN is left running). It is safe to call twice.
 func (s *Server) Stop() error {
 	err := s.Server.Stop()
-	untrack(s)
+	reg.Forget(s)
 	return err
 }
 
@@ -488,7 +355,7 @@ func (s *Server) DSN(user, password, db string) string {
 	u := url.URL{
 		Scheme: "postgres",
 		User:   url.UserPassword(user, password),
-		Host:   hostPort(s.Host, s.Port),
+		Host:   net.JoinHostPort(s.Host, strconv.Itoa(s.Port)),
 		Path:   "/" + db,
 	}
 	q := url.Values{}
@@ -502,13 +369,6 @@ func (s *Server) DSN(user, password, db string) string {
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-func hostPort(host string, port int) string {
-	if strings.Contains(host, ":") {
-		return "[" + host + "]:" + strconv.Itoa(port)
-	}
-	return host + ":" + strconv.Itoa(port)
 }
 
 // CreateRole creates a role as the superuser. password "" means no
@@ -540,56 +400,28 @@ func (s *Server) Exec(t testing.TB, sql string, args ...any) {
 // a TLS server "ssl": true (verify-full) with the CA's PEM in
 // "sslrootcert", else "ssl": false.
 func (s *Server) Secret(user, password string) *rotator.Secret {
-	m := map[string]any{
+	return dbrig.Secret(map[string]any{
 		rotator.FieldEngine:   "postgres",
 		rotator.FieldHost:     s.Host,
 		rotator.FieldPort:     s.Port,
 		rotator.FieldUsername: user,
 		rotator.FieldPassword: password,
 		rotator.FieldDBName:   s.Database,
-		"ssl":                 s.TLS,
-	}
-	if s.TLS && len(s.CAPEM) > 0 {
-		m["sslrootcert"] = string(s.CAPEM)
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		panic(err) // cannot happen: plain values
-	}
-	sec, err := rotator.ParseSecret(string(b))
-	if err != nil {
-		panic(err)
-	}
-	return sec
+	}, s.TLS, s.CAPEM)
 }
 
 // UniqueName returns prefix followed by a random suffix, for role and
 // table names on a shared server.
-func UniqueName(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "_" + hex.EncodeToString(b[:])
-}
+func UniqueName(prefix string) string { return dbrig.UniqueName(prefix, 5) }
 
 // RandomPassword returns a random password of n printable ASCII characters
 // drawn from the whole printable range (space through tilde), including
 // quotes, backslash and dollar.
-func RandomPassword(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	for i := range b {
-		b[i] = ' ' + b[i]%95
-	}
-	return string(b)
-}
+func RandomPassword(n int) string { return dbrig.RandomPassword(n) }
 
 // NewCAPEM returns the PEM certificate of a fresh CA that signed nothing:
 // a "wrong CA" for verification tests.
 func NewCAPEM(t testing.TB) []byte {
 	t.Helper()
-	p, err := pgserver.NewCAPEM()
-	if err != nil {
-		t.Fatalf("pgtest: %v", err)
-	}
-	return p
+	return registry.NewCAPEM(t, "pgtest")
 }

@@ -127,7 +127,7 @@ func TestFallbackWhenImageMissing(t *testing.T) {
 		if !mentions(skip) {
 			t.Fatalf("skip reason %q says nothing of the container", skip)
 		}
-		unavailable(t, skip)
+		reg.Need().Unavailable(t, skip)
 	}
 	defer s.Stop()
 	if s.Mode != ModeLocal {

@@ -70,3 +70,27 @@ func FromEnv() (Backend, error) {
 func Image(engine string) string {
 	return strings.TrimSpace(os.Getenv(EnvImagePrefix + strings.ToUpper(engine)))
 }
+
+// Resolve returns the backend forced by $ROTATOR_TEST_BACKEND or, for one
+// rig alone, by its older variable legacyEnv
+// ($ROTATOR_TEST_POSTGRES_MODE), and how it was asked for, for messages
+// ("$ROTATOR_TEST_BACKEND=local"). The two must agree when both are set.
+func Resolve(legacyEnv string) (b Backend, how string, err error) {
+	b, err = FromEnv()
+	if err != nil {
+		return b, "", err
+	}
+	how = "$" + EnvBackend + "=" + string(b)
+	legacy := os.Getenv(legacyEnv)
+	if strings.TrimSpace(legacy) == "" {
+		return b, how, nil
+	}
+	lb, err := Parse(legacy)
+	if err != nil {
+		return b, "", fmt.Errorf("$%s: %w", legacyEnv, err)
+	}
+	if b != Any && lb != b {
+		return b, "", fmt.Errorf("$%s=%s and $%s=%s disagree", EnvBackend, b, legacyEnv, legacy)
+	}
+	return lb, "$" + legacyEnv + "=" + legacy, nil
+}

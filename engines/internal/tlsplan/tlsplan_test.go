@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rotatorkit/rotator/internal/pgserver"
+	"github.com/rotatorkit/rotator/internal/dbrig"
 	"github.com/rotatorkit/rotator/rotator"
 )
 
@@ -24,7 +24,7 @@ func secret(t *testing.T, js string) *rotator.Secret {
 
 func caPEM(t *testing.T) []byte {
 	t.Helper()
-	b, err := pgserver.NewCAPEM()
+	b, err := dbrig.NewCAPEM()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestLoadShipped(t *testing.T) {
 // A handshake against a real TLS listener: verify-full passes with the
 // right CA and the right name, and fails, described, otherwise.
 func TestClientConfigAndDiagnose(t *testing.T) {
-	b, err := pgserver.NewServerCert([]string{"db.example", "127.0.0.1"})
+	b, err := dbrig.NewServerCert([]string{"db.example", "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}

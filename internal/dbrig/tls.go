@@ -1,4 +1,4 @@
-package pgserver
+package dbrig
 
 import (
 	"crypto/ecdsa"
@@ -57,21 +57,20 @@ func newCA(cn string) (*x509.Certificate, *ecdsa.PrivateKey, []byte, error) {
 // a "wrong CA" that no server's certificate chains to, for tests of a
 // client's certificate verification.
 func NewCAPEM() ([]byte, error) {
-	_, _, p, err := newCA("rotator pgserver unrelated CA " + randomHex(4))
+	_, _, p, err := newCA("rotator test rig unrelated CA " + RandomHex(4))
 	if err != nil {
-		return nil, fmt.Errorf("pgserver: CA: %w", err)
+		return nil, fmt.Errorf("dbrig: CA: %w", err)
 	}
 	return p, nil
 }
 
-// newServerCert makes a CA and a server certificate it signs for hosts.
 // NewServerCert makes a CA and a server certificate it signs for hosts
 // (host names and IP addresses); the key is a traditional (SEC 1) EC key,
 // which both PostgreSQL and MariaDB read.
 func NewServerCert(hosts []string) (CertBundle, error) {
-	ca, caKey, caPEM, err := newCA("rotator pgserver CA " + randomHex(4))
+	ca, caKey, caPEM, err := newCA("rotator test rig CA " + RandomHex(4))
 	if err != nil {
-		return CertBundle{}, fmt.Errorf("pgserver: CA: %w", err)
+		return CertBundle{}, fmt.Errorf("dbrig: CA: %w", err)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -94,7 +93,7 @@ func NewServerCert(hosts []string) (CertBundle, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
-		return CertBundle{}, fmt.Errorf("pgserver: server certificate: %w", err)
+		return CertBundle{}, fmt.Errorf("dbrig: server certificate: %w", err)
 	}
 	ecDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
@@ -108,7 +107,8 @@ func NewServerCert(hosts []string) (CertBundle, error) {
 }
 
 // TLSClientConfig verifies that the server's certificate chains to caPEM,
-// and not the host name (see Server.ConnConfig).
+// and not the host name: the CA was made for one server and signed nothing
+// else (see pgserver.Server.ConnConfig).
 func TLSClientConfig(caPEM []byte) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
@@ -117,7 +117,7 @@ func TLSClientConfig(caPEM []byte) *tls.Config {
 		MinVersion:         tls.VersionTLS12,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if len(cs.PeerCertificates) == 0 {
-				return errors.New("pgserver: server sent no certificate")
+				return errors.New("the server sent no certificate")
 			}
 			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
 			for _, c := range cs.PeerCertificates[1:] {

@@ -1,4 +1,4 @@
-package pgserver
+package dbrig
 
 import (
 	"context"
@@ -51,7 +51,7 @@ func TestDockerEngineThatDoesNotAnswer(t *testing.T) {
 	if ok || why == "" {
 		t.Fatalf("a silent engine passed the check (ok=%v, why=%q)", ok, why)
 	}
-	if took > dockerCheckTimeout+5*time.Second {
-		t.Fatalf("the check took %v, beyond its bound of %v", took, dockerCheckTimeout)
+	if took > DockerCheckTimeout+5*time.Second {
+		t.Fatalf("the check took %v, beyond its bound of %v", took, DockerCheckTimeout)
 	}
 }
