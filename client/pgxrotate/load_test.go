@@ -102,7 +102,13 @@ func runUnderLoad(t *testing.T, r *rig, tc loadCase, c client) {
 	if tc.ttl > 0 && s.Recycled == 0 {
 		t.Errorf("no connection was recycled after a new version")
 	}
-	if tc.kind == alternatingUsers && !strings.Contains(l.usersSeen(), r.user+"_clone") {
+	// Only where the cache sees each version (its TTL) must the clone log
+	// in. With churn, the cache keeps its 5-minute TTL and reads the secret
+	// only when a login is refused: when an even rotation changes the first
+	// user's password. AWSCURRENT names the clone from that setSecret until
+	// finishSecret only, and a refusal after finishSecret reads the first
+	// user again; a loaded machine may miss that window at every rotation.
+	if tc.kind == alternatingUsers && tc.ttl > 0 && !strings.Contains(l.usersSeen(), r.user+"_clone") {
 		t.Errorf("the user did not follow the secret: users seen %s", l.usersSeen())
 	}
 }

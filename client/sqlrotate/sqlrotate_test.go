@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"log"
@@ -123,6 +124,53 @@ func (r *rig) open(opts ...sqlrotate.Option) (*sql.DB, *sqlrotate.MySQLConnector
 	return db, c
 }
 
+// connects wraps a connector to tell the load test when the connections
+// begun before a rotation have ended: database/sql counts a connection as
+// open while it is still logging in.
+type connects struct {
+	driver.Connector
+	mu       sync.Mutex
+	epoch    int         // rotations done
+	inflight map[int]int // Connect calls in progress, by the epoch they began in
+	made     int         // connections made
+}
+
+func (c *connects) Connect(ctx context.Context) (driver.Conn, error) {
+	c.mu.Lock()
+	e := c.epoch
+	c.inflight[e]++
+	c.mu.Unlock()
+	conn, err := c.Connector.Connect(ctx)
+	c.mu.Lock()
+	c.inflight[e]--
+	if err == nil {
+		c.made++
+	}
+	c.mu.Unlock()
+	return conn, err
+}
+
+// rotated starts a new epoch; it returns the connections made so far.
+func (c *connects) rotated() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.epoch++
+	return c.made
+}
+
+// caughtUp reports whether n connections were made since made, and every
+// Connect begun before the last rotation has ended.
+func (c *connects) caughtUp(made, n int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for e, k := range c.inflight {
+		if e < c.epoch && k > 0 {
+			return false
+		}
+	}
+	return c.made >= made+n
+}
+
 func whoami(ctx context.Context, db *sql.DB) (string, error) {
 	var u string
 	err := db.QueryRowContext(ctx, "SELECT USER()").Scan(&u)
@@ -146,15 +194,14 @@ func TestMySQLConnectorUnderLoad(t *testing.T) {
 				opts = append(opts, secretcache.WithTTL(tt.ttl))
 			}
 			r := newRig(t, opts...)
-			db, conn := r.open()
+			_, conn := r.open()
+			cc := &connects{Connector: conn, inflight: map[int]int{}}
+			db := sql.OpenDB(cc)
+			t.Cleanup(func() { _ = db.Close() })
 			db.SetMaxOpenConns(maxConns)
 			db.SetMaxIdleConns(maxConns)
 			if tt.churn {
 				db.SetConnMaxLifetime(50 * time.Millisecond)
-			}
-			opened := func() int64 {
-				s := db.Stats()
-				return int64(s.OpenConnections) + s.MaxLifetimeClosed + s.MaxIdleClosed + s.MaxIdleTimeClosed
 			}
 
 			ctx, cancel := context.WithCancel(context.Background())
@@ -190,10 +237,14 @@ func TestMySQLConnectorUnderLoad(t *testing.T) {
 			}
 			stop := func() { cancel(); wg.Wait() }
 			defer stop()
-			lastQ, lastC, lastRot := int64(0), opened(), time.Now()
+			// Between rotations, queries run and (churn) the connections
+			// begun before the last rotation end and new ones are made: a
+			// login under load can take longer than a rotation, and rotations
+			// come hours apart, never several during one login.
+			lastQ, lastC, lastRot := int64(0), cc.rotated(), time.Now()
 			progress := func() {
 				deadline := time.Now().Add(30 * time.Second)
-				for queries.Load() < lastQ+100 || (tt.churn && opened() < lastC+maxConns) || (!tt.churn && time.Since(lastRot) < 3*tt.ttl) {
+				for queries.Load() < lastQ+100 || (tt.churn && !cc.caughtUp(lastC, maxConns)) || (!tt.churn && time.Since(lastRot) < 3*tt.ttl) {
 					if time.Now().After(deadline) {
 						t.Fatal("timed out waiting for queries between rotations")
 					}
@@ -202,8 +253,9 @@ func TestMySQLConnectorUnderLoad(t *testing.T) {
 			}
 			for i := 1; i <= rotations; i++ {
 				progress()
-				lastQ, lastC = queries.Load(), opened()
+				lastQ = queries.Load()
 				r.rotate(i)
+				lastC = cc.rotated()
 				lastRot = time.Now()
 			}
 			progress()

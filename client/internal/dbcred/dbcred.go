@@ -139,34 +139,58 @@ func (p *Picker) Pick(ctx context.Context) (Credential, error) {
 	// Secrets Manager still calls the refused version current: a
 	// single-user rotation is between setSecret (the server has the new
 	// password) and finishSecret (AWSCURRENT moves to it).
-	pv, err := p.src.Refresh(ctx, p.id, secretcache.StagePending, at)
-	var nf *types.ResourceNotFoundException
-	switch {
-	case err == nil && pv.VersionID() != cur.VersionID():
-		if _, bad := p.refusedAt(pv.VersionID()); bad {
-			return Parse(cur)
+	for range maxRounds {
+		pv, err := p.src.Refresh(ctx, p.id, secretcache.StagePending, at)
+		var nf *types.ResourceNotFoundException
+		switch {
+		case err == nil && pv.VersionID() != cur.VersionID():
+			if _, bad := p.refusedAt(pv.VersionID()); bad {
+				return Parse(cur)
+			}
+			// AWSCURRENT read once more, by a fetch that started after
+			// AWSPENDING was read: when rotations follow closely, the
+			// current value may have been read before a finishSecret and
+			// AWSPENDING after the next rotation's createSecret, whose
+			// password the server does not have until its setSecret.
+			now, err := p.src.Refresh(ctx, p.id, secretcache.StageCurrent, pv.FetchedAt())
+			if err == nil && now.VersionID() != cur.VersionID() {
+				// The rotation finished meanwhile.
+				cur = now
+				if _, still := p.refusedAt(cur.VersionID()); !still {
+					return Parse(cur)
+				}
+				// Refused too: the next rotation is between setSecret and
+				// finishSecret. Its AWSPENDING is read after this value.
+				at = cur.FetchedAt()
+				continue
+			}
+			cred, perr := Parse(pv)
+			if perr != nil {
+				return Parse(cur)
+			}
+			cred.Pending = true
+			p.mu.Lock()
+			p.fallback, p.fallbackFor = cred, cur.VersionID()
+			p.mu.Unlock()
+			p.usedPend.Add(1)
+			p.log.Info("the server refuses AWSCURRENT; using AWSPENDING until the rotation finishes",
+				"current_version_id", cur.VersionID(), "pending_version_id", cred.VersionID, "username", cred.Username)
+			return cred, nil
+		case errors.As(err, &nf):
+			// No AWSPENDING: the rotation finished after the current value
+			// was read. Read it once more.
+			if v, err := p.src.Refresh(ctx, p.id, secretcache.StageCurrent, p.now()); err == nil {
+				cur = v
+			}
 		}
-		cred, perr := Parse(pv)
-		if perr != nil {
-			return Parse(cur)
-		}
-		cred.Pending = true
-		p.mu.Lock()
-		p.fallback, p.fallbackFor = cred, cur.VersionID()
-		p.mu.Unlock()
-		p.usedPend.Add(1)
-		p.log.Info("the server refuses AWSCURRENT; using AWSPENDING until the rotation finishes",
-			"current_version_id", cur.VersionID(), "pending_version_id", cred.VersionID, "username", cred.Username)
-		return cred, nil
-	case errors.As(err, &nf):
-		// No AWSPENDING: the rotation finished after the current value
-		// was read. Read it once more.
-		if v, err := p.src.Refresh(ctx, p.id, secretcache.StageCurrent, p.now()); err == nil {
-			cur = v
-		}
+		return Parse(cur)
 	}
 	return Parse(cur)
 }
+
+// maxRounds bounds the AWSPENDING reads of one Pick when rotations finish
+// while it reads.
+const maxRounds = 3
 
 func (p *Picker) refusedAt(version string) (time.Time, bool) {
 	p.mu.Lock()
