@@ -18,7 +18,7 @@ func TestPostgresPlaintextNeverReachesServer(t *testing.T) {
 	singleRig := newPGRig(t, pg, singleUser, pg.Secret(user, pw))
 	altRig := alternatingRig(t, pg, pgtest.UniqueName("logged_alt"), nil)
 	rotateEach(t, 2, &singleRig.rig, &altRig.rig)
-	log := pg.ReadLog(t)
+	log := pg.WaitLog(t, "ALTER ROLE")
 	if !strings.Contains(log, "ALTER ROLE") {
 		t.Fatal("the server log shows no ALTER ROLE: log_statement=all is not in effect, so this test would prove nothing")
 	}

@@ -272,7 +272,7 @@ func TestPostgresServerLogHoldsNoPlaintext(t *testing.T) {
 			}
 			wantErr(t, e.Login(ctx, s.Secret(twin, twinPW)))
 
-			log := s.ReadLog(t)
+			log := s.WaitLog(t, "CREATE ROLE "+pgx.Identifier{twin}.Sanitize())
 			// The log does record statements, and the verifier went there.
 			if !strings.Contains(log, "ALTER ROLE "+pgx.Identifier{user}.Sanitize()+" WITH PASSWORD") {
 				t.Fatal("the server log has no ALTER ROLE statement: is log_statement=all on?")

@@ -326,6 +326,21 @@ func (s *Server) ReadLog(t testing.TB) string {
 	return out
 }
 
+// WaitLog is ReadLog once the log holds want, or after 15 s: a
+// container's log reaches Docker a little after the statements ran, so a
+// test that looks for its own last statement waits for it.
+func (s *Server) WaitLog(t testing.TB, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		log := s.ReadLog(t)
+		if strings.Contains(log, want) || time.Now().After(deadline) {
+			return log
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Conn opens a connection as user or fails the test; it is closed when the
 // test ends.
 func (s *Server) Conn(t testing.TB, user, password, db string) *pgx.Conn {

@@ -39,7 +39,7 @@ func TestPostgresSharedServer(t *testing.T) {
 		t.Fatal("wrong password accepted")
 	}
 	if s.Mode != ModeDSN {
-		log := s.ReadLog(t)
+		log := s.WaitLog(t, "CREATE ROLE")
 		if !strings.Contains(log, "CREATE ROLE") {
 			t.Fatal("log_statement=all is not on: the log has no CREATE ROLE")
 		}
