@@ -165,6 +165,9 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		if err := g.inspect(pkt); err != nil {
 			return 0, err
 		}
+		if g.phase == phaseAuth {
+			pkt = padEd25519Nonce(pkt)
+		}
 		pkt[3] -= g.shift
 		g.rbuf = append(g.rbuf, pkt...)
 	}
@@ -189,6 +192,30 @@ func (g *guardConn) readPacket() ([]byte, error) {
 		return nil, err
 	}
 	return pkt, nil
+}
+
+// padEd25519Nonce works around go-sql-driver/mysql (v1.10.1), which strips
+// a trailing NUL from an authentication switch's data: for client_ed25519
+// that NUL may be the last byte of the 32-byte nonce (one login in 256),
+// and the driver then fails with "malformed packet". A switch to
+// client_ed25519 whose 32-byte nonce ends in NUL gets one NUL more, which
+// the driver strips instead. Any other packet is returned as it is.
+func padEd25519Nonce(pkt []byte) []byte {
+	payload := pkt[4:]
+	if len(payload) == 0 || payload[0] != pktSwitch {
+		return pkt
+	}
+	i := bytes.IndexByte(payload[1:], 0)
+	if i < 0 || string(payload[1:1+i]) != "client_ed25519" {
+		return pkt
+	}
+	if nonce := payload[1+i+1:]; len(nonce) != 32 || nonce[31] != 0 {
+		return pkt
+	}
+	out := append(append(make([]byte, 0, len(pkt)+1), pkt...), 0)
+	n := len(out) - 4
+	out[0], out[1], out[2] = byte(n), byte(n>>8), byte(n>>16)
+	return out
 }
 
 // inspect decides on one server packet of the connection phase.
