@@ -66,7 +66,7 @@ type Option func(*config)
 type config struct {
 	apiBase, iamBase string
 	via2010          bool
-	http             []httpapi.Option
+	http             httpapi.Config
 }
 
 // EnvCreateAPI selects the API that creates keys: "iam" (default, IAM v1)
@@ -87,19 +87,18 @@ func WithBaseURLs(api, iam string) Option {
 }
 
 // WithRootCAs verifies Twilio's certificate against pool (tests).
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(c *config) { c.http = append(c.http, httpapi.WithRootCAs(pool)) }
-}
+func WithRootCAs(pool *x509.CertPool) Option { return httpOption(httpapi.WithRootCAs(pool)) }
 
 // WithTimeout bounds each HTTP attempt (default httpapi.DefaultTimeout).
-func WithTimeout(d time.Duration) Option {
-	return func(c *config) { c.http = append(c.http, httpapi.WithTimeout(d)) }
-}
+func WithTimeout(d time.Duration) Option { return httpOption(httpapi.WithTimeout(d)) }
 
 // WithRetries sets the attempts per call and the backoff between them.
 func WithRetries(attempts int, backoff, max time.Duration) Option {
-	return func(c *config) { c.http = append(c.http, httpapi.WithRetries(attempts, backoff, max)) }
+	return httpOption(httpapi.WithRetries(attempts, backoff, max))
 }
+
+// httpOption adds an option of the HTTP layer.
+func httpOption(o httpapi.Option) Option { return func(c *config) { c.http.Add(o) } }
 
 // New returns the engine.
 func New(opts ...Option) (*Engine, error) {
@@ -107,11 +106,11 @@ func New(opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	api, err := httpapi.New("twilio", c.apiBase, c.http...)
+	api, err := c.http.New("twilio", c.apiBase)
 	if err != nil {
 		return nil, err
 	}
-	iam, err := httpapi.New("twilio", c.iamBase, c.http...)
+	iam, err := c.http.New("twilio", c.iamBase)
 	if err != nil {
 		return nil, err
 	}
