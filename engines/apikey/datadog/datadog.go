@@ -373,10 +373,7 @@ func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
 		Op: "revoke key", Method: http.MethodDelete, Idempotent: true,
 		Path: e.collection() + "/" + httpapi.PathEscape(req.ID), Header: h, Secrets: secrets,
 	})
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(err)
 }
 
 // ListKeys lists the keys (filtered by name on Datadog's side when a

@@ -319,11 +319,7 @@ func (e *Engine) ActivateKey(ctx context.Context, req rotator.KeyRequest) error 
 // DeactivateKey deactivates a client secret; one already gone is success
 // (the delete that follows has nothing to do).
 func (e *Engine) DeactivateKey(ctx context.Context, req rotator.KeyRequest) error {
-	err := e.lifecycle(ctx, req, "deactivate client secret", "deactivate")
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(e.lifecycle(ctx, req, "deactivate client secret", "deactivate"))
 }
 
 // RevokeKey deletes an (inactive) client secret; one already gone is
@@ -340,10 +336,7 @@ func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
 		Op: "delete client secret", Method: http.MethodDelete, Idempotent: true,
 		Path: path + "/" + httpapi.PathEscape(req.ID), Header: h, Secrets: secrets,
 	})
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(err)
 }
 
 // ListKeys lists the app's client secrets (ids, status and dates; the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -219,13 +218,9 @@ func (e *Engine) TestKey(ctx context.Context, req rotator.TestKeyRequest) error 
 
 // RevokeKey deletes a key; one already gone is success.
 func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
-	err := e.call(ctx, req.Admin, req.Account, httpapi.Request{
+	return httpapi.Gone(e.call(ctx, req.Admin, req.Account, httpapi.Request{
 		Op: "delete key", Method: http.MethodDelete, Path: "/v3/api_keys/" + httpapi.PathEscape(req.ID), Idempotent: true,
-	}, nil)
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	}, nil))
 }
 
 // ListKeys lists the account's keys (names and ids; SendGrid gives no

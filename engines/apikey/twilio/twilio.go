@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -313,10 +312,7 @@ func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
 		Path:   "/2010-04-01/Accounts/" + httpapi.PathEscape(sid) + "/Keys/" + httpapi.PathEscape(req.ID) + ".json",
 		Header: h, Secrets: secrets,
 	})
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(err)
 }
 
 // keyPage is a page of the 2010-04-01 key list.

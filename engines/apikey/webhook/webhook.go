@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -271,13 +270,9 @@ func (e *Engine) TestKey(ctx context.Context, req rotator.TestKeyRequest) error 
 
 // RevokeKey deletes a key; one already gone is success.
 func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
-	err := e.call(ctx, manager(req.Admin, req.Account), httpapi.Request{
+	return httpapi.Gone(e.call(ctx, manager(req.Admin, req.Account), httpapi.Request{
 		Op: "delete key", Method: http.MethodDelete, Path: "/keys/" + httpapi.PathEscape(req.ID), Idempotent: true,
-	}, nil)
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	}, nil))
 }
 
 // ListKeys lists the receiver's keys.

@@ -1,6 +1,9 @@
 package httpapi
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // Config is what the HTTP options of a vendor engine (WithRootCAs,
 // WithTimeout, WithRetries) collect, and the clients made with them, one
@@ -41,4 +44,13 @@ func (c *Config) Client(vendor, base string) (*Client, error) {
 	}
 	c.clients[base] = cl
 	return cl, nil
+}
+
+// Gone treats ErrNotFound as success: deleting (or deactivating) a key
+// that is already gone has nothing left to do.
+func Gone(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
 }

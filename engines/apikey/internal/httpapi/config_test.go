@@ -37,3 +37,20 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("clients kept: %d, want 2 (the refused one not among them)", len(cfg.clients))
 	}
 }
+
+func TestGone(t *testing.T) {
+	other := &Error{Vendor: "acme", Status: 403, Err: ErrRejected}
+	for _, tc := range []struct {
+		name string
+		in   error
+		want error
+	}{
+		{"nil", nil, nil},
+		{"404", &Error{Vendor: "acme", Status: 404, Err: ErrNotFound}, nil},
+		{"403", other, other},
+	} {
+		if got := Gone(tc.in); got != tc.want {
+			t.Errorf("%s: Gone = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
