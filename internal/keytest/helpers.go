@@ -42,3 +42,18 @@ func Handler(t testing.TB, sm *rotatortest.Server, e dualkey.Engine, logs *rotat
 	}
 	return h
 }
+
+// keyOf is a fake's record of a key: a struct embedding Key.
+type keyOf interface{ key() Key }
+
+func (k Key) key() Key { return k }
+
+// KeysOf copies the Key of each of a fake's records (its Keys method,
+// under the fake's lock).
+func KeysOf[T keyOf](records []T) []Key {
+	out := make([]Key, len(records))
+	for i, r := range records {
+		out[i] = r.key()
+	}
+	return out
+}

@@ -275,11 +275,7 @@ func (f *fake) Works(value string) bool {
 func (f *fake) Keys() []keytest.Key {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []keytest.Key
-	for _, k := range f.rotated() {
-		out = append(out, k.Key)
-	}
-	return out
+	return keytest.KeysOf(f.rotated())
 }
 
 func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }

@@ -281,11 +281,7 @@ func (f *fake) Works(value string) bool {
 func (f *fake) Keys() []keytest.Key {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []keytest.Key
-	for _, s := range f.secrets {
-		out = append(out, s.Key)
-	}
-	return append(out, f.tokens...)
+	return append(keytest.KeysOf(f.secrets), f.tokens...)
 }
 
 func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }
