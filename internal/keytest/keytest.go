@@ -2,8 +2,6 @@ package keytest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -130,11 +128,11 @@ func newRig(t *testing.T, v Vendor, admin bool, smOpts ...rotatortest.Option) *r
 		if a == "" {
 			t.Skip("the vendor has no separate managing credential")
 		}
-		adminARN = sm.MustCreateSecret(t, "vendor/admin-"+randHex(4), a)
+		adminARN = sm.MustCreateSecret(t, "vendor/admin-"+RandomHex(4), a)
 	}
 	doc, hand := v.NewSecret(t, adminARN)
 	r.hand = hand
-	r.arn = sm.MustCreateSecret(t, "app/api-key-"+randHex(4), doc)
+	r.arn = sm.MustCreateSecret(t, "app/api-key-"+RandomHex(4), doc)
 	s, err := dualkey.New(v.Engine(t))
 	if err != nil {
 		t.Fatal(err)
@@ -556,11 +554,5 @@ func (c createOnly) CreatePending(ctx context.Context, r *rotator.Rotation) (*ro
 func (c createOnly) SetPending(context.Context, *rotator.Rotation) error  { return nil }
 func (c createOnly) TestPending(context.Context, *rotator.Rotation) error { return nil }
 
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // RandomValue returns a fresh random key value with a prefix, for fakes.
-func RandomValue(prefix string) string { return prefix + randHex(24) }
+func RandomValue(prefix string) string { return prefix + RandomHex(24) }

@@ -357,3 +357,19 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// AssertSent fails the test for every request of want ("METHOD /path")
+// that did not reach Prism after the first since requests (a contract
+// test that checked less than it says).
+func (s *Server) AssertSent(t testing.TB, since int, want ...string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range s.Requests()[since:] {
+		seen[r] = true
+	}
+	for _, r := range want {
+		if !seen[r] {
+			t.Errorf("%s never sent", r)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package prismtest
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,5 +63,36 @@ func TestFindHonoursEnv(t *testing.T) {
 	t.Setenv(EnvPrism, "/nonexistent/prism")
 	if bin, why := Find(); bin != "" || !strings.Contains(why, "/nonexistent/prism") {
 		t.Fatalf("Find() = %q, %q", bin, why)
+	}
+}
+
+// errRecorder records Errorf instead of failing the test.
+type errRecorder struct {
+	testing.TB
+	errs []string
+}
+
+func (r *errRecorder) Helper() {}
+func (r *errRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// AssertSent names each wanted request missing after the first since.
+func TestAssertSent(t *testing.T) {
+	srv := &Server{requests: []string{"GET /a", "POST /b", "GET /c"}}
+	for _, tt := range []struct {
+		since int
+		want  []string
+		errs  []string
+	}{
+		{0, []string{"GET /a", "GET /c"}, nil},
+		{1, []string{"GET /a", "POST /b"}, []string{"GET /a never sent"}},
+		{0, []string{"DELETE /d"}, []string{"DELETE /d never sent"}},
+	} {
+		r := &errRecorder{TB: t}
+		srv.AssertSent(r, tt.since, tt.want...)
+		if fmt.Sprint(r.errs) != fmt.Sprint(tt.errs) {
+			t.Errorf("since %d, want %q: errors %q, want %q", tt.since, tt.want, r.errs, tt.errs)
+		}
 	}
 }

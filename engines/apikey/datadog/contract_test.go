@@ -4,10 +4,10 @@ import (
 	"testing"
 
 	"github.com/rotatorkit/rotator/engines/apikey/datadog"
+	"github.com/rotatorkit/rotator/internal/keytest"
 	"github.com/rotatorkit/rotator/internal/prismtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
-	"github.com/rotatorkit/rotator/strategies/dualkey"
 )
 
 // Every request the engine sends, for API keys and for application keys,
@@ -31,7 +31,7 @@ func TestDatadogContract(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := secret(t, tt.doc)
+			s := keytest.Secret(t, tt.doc)
 			ctx := t.Context()
 			n := len(srv.Requests())
 			key, err := e.CreateKey(ctx, rotator.CreateKeyRequest{Admin: s, Account: s, Name: "rotator-0123456789ab-token"})
@@ -53,28 +53,13 @@ func TestDatadogContract(t *testing.T) {
 			sm := rotatortest.NewServer(rotatortest.WithRotationAttempts(1))
 			t.Cleanup(sm.Close)
 			arn := sm.MustCreateSecret(t, "app/datadog", tt.doc)
-			st, err := dualkey.New(e)
-			if err != nil {
-				t.Fatal(err)
-			}
 			logs := &rotatortest.LogBuffer{}
-			h, err := rotator.New(sm.Client(), st, rotator.WithLogger(logs.Logger()))
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := keytest.Handler(t, sm, e, logs)
 			if out, _ := rotatortest.Rotate(t, sm, arn, h.Handle); !out.Succeeded {
 				t.Fatalf("rotation against the mock: %v", out.Err)
 			}
 			rotatortest.AssertNoSecrets(t, "the logs", logs.String(), "contract-api-key", "contract-app-key", key.Value)
-			seen := map[string]bool{}
-			for _, r := range srv.Requests()[n:] {
-				seen[r] = true
-			}
-			for _, r := range tt.want {
-				if !seen[r] {
-					t.Errorf("%s never sent", r)
-				}
-			}
+			srv.AssertSent(t, n, tt.want...)
 		})
 	}
 	srv.AssertValid(t)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rotatorkit/rotator/engines/apikey/internal/httpapi"
@@ -61,10 +60,7 @@ var Sites = []string{
 type Engine struct {
 	keyType string
 	base    string // a fixed base URL for every site (tests), or ""
-	http    []httpapi.Option
-
-	mu      sync.Mutex
-	clients map[string]*httpapi.Client
+	http    httpapi.Config
 }
 
 // Option configures the engine.
@@ -79,23 +75,22 @@ func WithKeyType(t string) Option { return func(e *Engine) { e.keyType = t } }
 func WithBaseURL(base string) Option { return func(e *Engine) { e.base = base } }
 
 // WithRootCAs verifies Datadog's certificate against pool (tests).
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(e *Engine) { e.http = append(e.http, httpapi.WithRootCAs(pool)) }
-}
+func WithRootCAs(pool *x509.CertPool) Option { return httpOption(httpapi.WithRootCAs(pool)) }
 
 // WithTimeout bounds each HTTP attempt.
-func WithTimeout(d time.Duration) Option {
-	return func(e *Engine) { e.http = append(e.http, httpapi.WithTimeout(d)) }
-}
+func WithTimeout(d time.Duration) Option { return httpOption(httpapi.WithTimeout(d)) }
 
 // WithRetries sets the attempts per call and the backoff between them.
 func WithRetries(attempts int, backoff, max time.Duration) Option {
-	return func(e *Engine) { e.http = append(e.http, httpapi.WithRetries(attempts, backoff, max)) }
+	return httpOption(httpapi.WithRetries(attempts, backoff, max))
 }
+
+// httpOption adds an option of the HTTP layer.
+func httpOption(o httpapi.Option) Option { return func(e *Engine) { e.http.Add(o) } }
 
 // New returns the engine.
 func New(opts ...Option) (*Engine, error) {
-	e := &Engine{keyType: KeyTypeAPI, clients: map[string]*httpapi.Client{}}
+	e := &Engine{keyType: KeyTypeAPI}
 	for _, o := range opts {
 		o(e)
 	}
@@ -103,7 +98,7 @@ func New(opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("datadog: key type %q: want %q or %q", e.keyType, KeyTypeAPI, KeyTypeApplication)
 	}
 	if e.base != "" {
-		if _, err := httpapi.New("datadog", e.base, e.http...); err != nil {
+		if _, err := e.http.Client("datadog", e.base); err != nil {
 			return nil, err
 		}
 	}
@@ -214,17 +209,7 @@ func (e *Engine) client(s *rotator.Secret) (*httpapi.Client, error) {
 	if base == "" {
 		base = "https://api." + st
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.clients[base]; ok {
-		return c, nil
-	}
-	c, err := httpapi.New("datadog", base, e.http...)
-	if err != nil {
-		return nil, err
-	}
-	e.clients[base] = c
-	return c, nil
+	return e.http.Client("datadog", base)
 }
 
 // managing returns the client and the managing credential's headers: the
@@ -388,10 +373,7 @@ func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
 		Op: "revoke key", Method: http.MethodDelete, Idempotent: true,
 		Path: e.collection() + "/" + httpapi.PathEscape(req.ID), Header: h, Secrets: secrets,
 	})
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(err)
 }
 
 // ListKeys lists the keys (filtered by name on Datadog's side when a

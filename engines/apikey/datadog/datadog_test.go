@@ -16,15 +16,6 @@ import (
 
 var _ dualkey.Engine = (*datadog.Engine)(nil)
 
-func secret(t testing.TB, doc string) *rotator.Secret {
-	t.Helper()
-	s, err := rotator.ParseSecret(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // The behaviour suite for both key types: full rotations through
 // rotatortest with the dual-key strategy against the stateful fake.
 func TestBehaviour(t *testing.T) {
@@ -42,7 +33,7 @@ func TestHostileSite(t *testing.T) {
 	f := newFake(t, datadog.KeyTypeAPI)
 	e := f.engine(t)
 	for _, site := range []string{"evil.example", "datadoghq.com.evil.example", "evil.example/datadoghq.com", "api.datadoghq.com@evil.example", "127.0.0.1", "datadoghq.com:8443", ""} {
-		acct := secret(t, `{"api_key":"k","application_key":"a","site":`+quote(site)+`}`)
+		acct := keytest.Secret(t, `{"api_key":"k","application_key":"a","site":`+quote(site)+`}`)
 		var fe *rotator.FieldError
 		if err := e.Validate(acct); !errors.As(err, &fe) || fe.Field != "site" {
 			t.Errorf("site %q: Validate gave %v, want a FieldError naming \"site\"", site, err)
@@ -60,7 +51,7 @@ func TestHostileSite(t *testing.T) {
 		}
 	}
 	for _, site := range datadog.Sites {
-		if err := e.Validate(secret(t, `{"api_key":"k","site":"`+strings.ToUpper(site)+`"}`)); err != nil {
+		if err := e.Validate(keytest.Secret(t, `{"api_key":"k","site":"`+strings.ToUpper(site)+`"}`)); err != nil {
 			t.Errorf("site %q refused: %v", site, err)
 		}
 	}
@@ -72,18 +63,18 @@ func quote(s string) string { return `"` + s + `"` }
 // admin secret at all.
 func TestValidateAdmin(t *testing.T) {
 	e, _ := datadog.New()
-	acct := secret(t, `{"api_key":"k","site":"datadoghq.eu"}`)
-	if err := e.ValidateAdmin(secret(t, `{"api_key":"a","application_key":"b"}`), acct); !errors.Is(err, rotator.ErrNotAllowed) {
+	acct := keytest.Secret(t, `{"api_key":"k","site":"datadoghq.eu"}`)
+	if err := e.ValidateAdmin(keytest.Secret(t, `{"api_key":"a","application_key":"b"}`), acct); !errors.Is(err, rotator.ErrNotAllowed) {
 		t.Fatalf("admin for another site: %v", err)
 	}
-	if err := e.ValidateAdmin(secret(t, `{"api_key":"a","site":"datadoghq.eu"}`), acct); err == nil || !strings.Contains(err.Error(), "application_key") {
+	if err := e.ValidateAdmin(keytest.Secret(t, `{"api_key":"a","site":"datadoghq.eu"}`), acct); err == nil || !strings.Contains(err.Error(), "application_key") {
 		t.Fatalf("admin without application key: %v", err)
 	}
-	if err := e.ValidateAdmin(secret(t, `{"api_key":"a","application_key":"b","site":"datadoghq.eu"}`), acct); err != nil {
+	if err := e.ValidateAdmin(keytest.Secret(t, `{"api_key":"a","application_key":"b","site":"datadoghq.eu"}`), acct); err != nil {
 		t.Fatal(err)
 	}
 	app, _ := datadog.New(datadog.WithKeyType(datadog.KeyTypeApplication))
-	if err := app.ValidateAdmin(secret(t, `{"api_key":"a","application_key":"b","site":"datadoghq.eu"}`), acct); !errors.Is(err, rotator.ErrNotAllowed) {
+	if err := app.ValidateAdmin(keytest.Secret(t, `{"api_key":"a","application_key":"b","site":"datadoghq.eu"}`), acct); !errors.Is(err, rotator.ErrNotAllowed) {
 		t.Fatalf("admin for application keys: %v", err)
 	}
 	if _, err := datadog.New(datadog.WithKeyType("both")); err == nil {
@@ -102,7 +93,7 @@ func TestApplicationKeyKeepsScopes(t *testing.T) {
 	f := newFake(t, datadog.KeyTypeApplication)
 	e := f.engine(t)
 	doc, hand := f.NewSecret(t, "")
-	acct := secret(t, doc)
+	acct := keytest.Secret(t, doc)
 	key, err := e.CreateKey(context.Background(), rotator.CreateKeyRequest{Admin: acct, Account: acct, Name: "rotator-abc-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -146,11 +137,11 @@ func TestAPIKeyCalls(t *testing.T) {
 	e := f.engine(t)
 	ctx := context.Background()
 	doc, hand := f.NewSecret(t, "")
-	acct := secret(t, doc)
+	acct := keytest.Secret(t, doc)
 	var ids []string
 	for range 205 {
 		f.mu.Lock()
-		ids = append(ids, f.issueAPI("rotator-many-"+hexN(2)).ID)
+		ids = append(ids, f.issueAPI("rotator-many-"+keytest.RandomHex(2)).ID)
 		f.mu.Unlock()
 	}
 	keys, err := e.ListKeys(ctx, rotator.ListKeysRequest{Admin: acct, Account: acct, NamePrefix: "rotator-many-"})

@@ -1,8 +1,6 @@
 package datadog_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -42,14 +40,8 @@ type dkey struct {
 
 var _ keytest.Vendor = (*fake)(nil)
 
-func hexN(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func uuid() string {
-	h := hexN(16)
+	h := keytest.RandomHex(16)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
@@ -155,7 +147,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			vendorfake.JSON(w, 400, map[string]any{"errors": []string{"Bad Request"}})
 			return
 		}
-		k := &dkey{Key: keytest.Key{ID: uuid(), Name: body.Data.Attributes.Name, Value: hexN(16), Created: time.Now().Truncate(time.Second)}}
+		k := &dkey{Key: keytest.Key{ID: uuid(), Name: body.Data.Attributes.Name, Value: keytest.RandomHex(16), Created: time.Now().Truncate(time.Second)}}
 		if typ == "application_keys" {
 			k.user, k.scopes = caller.user, body.Data.Attributes.Scopes
 		}
@@ -196,13 +188,13 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *fake) issueAPI(name string) *dkey {
-	k := &dkey{Key: keytest.Key{ID: uuid(), Name: name, Value: hexN(16), Created: time.Now()}}
+	k := &dkey{Key: keytest.Key{ID: uuid(), Name: name, Value: keytest.RandomHex(16), Created: time.Now()}}
 	f.api = append(f.api, k)
 	return k
 }
 
 func (f *fake) issueApp(name, user string, scopes ...string) *dkey {
-	k := &dkey{Key: keytest.Key{ID: uuid(), Name: name, Value: hexN(20), Created: time.Now()}, user: user}
+	k := &dkey{Key: keytest.Key{ID: uuid(), Name: name, Value: keytest.RandomHex(20), Created: time.Now()}, user: user}
 	if scopes != nil {
 		k.scopes = &scopes
 	}
@@ -283,11 +275,7 @@ func (f *fake) Works(value string) bool {
 func (f *fake) Keys() []keytest.Key {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []keytest.Key
-	for _, k := range f.rotated() {
-		out = append(out, k.Key)
-	}
-	return out
+	return keytest.KeysOf(f.rotated())
 }
 
 func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }

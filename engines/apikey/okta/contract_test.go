@@ -9,10 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/rotatorkit/rotator/engines/apikey/okta"
+	"github.com/rotatorkit/rotator/internal/keytest"
 	"github.com/rotatorkit/rotator/internal/prismtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
-	"github.com/rotatorkit/rotator/strategies/dualkey"
 )
 
 // Every request the engine sends, alone and in a whole rotation at the
@@ -34,7 +34,7 @@ func TestOktaContract(t *testing.T) {
 	doc := func(id, adminARN string) string {
 		return `{"org_url":"` + srv.URL + `","client_id":"` + app + `","client_secret":"contract-client-secret-` + id + `","client_secret_id":"` + id + `","adminarn":"` + adminARN + `"}`
 	}
-	acct := secret(t, doc("ocs2f50kZB0cITmYU0g4", "arn"))
+	acct := keytest.Secret(t, doc("ocs2f50kZB0cITmYU0g4", "arn"))
 	ctx := t.Context()
 	if err := e.TestKey(ctx, rotator.TestKeyRequest{Key: acct}); err != nil {
 		t.Fatalf("test: %v", err)
@@ -43,7 +43,7 @@ func TestOktaContract(t *testing.T) {
 		`{"org_url":"` + srv.URL + `","api_token":"contract-api-token"}`,
 		`{"org_url":"` + srv.URL + `","access_token":"contract-access-token"}`,
 	} {
-		admin := secret(t, adminDoc)
+		admin := keytest.Secret(t, adminDoc)
 		key, err := e.CreateKey(ctx, rotator.CreateKeyRequest{Admin: admin, Account: acct})
 		if err != nil || key.ID == "" || key.Value == "" {
 			t.Fatalf("create: %q %v", key.ID, err)
@@ -72,15 +72,8 @@ func TestOktaContract(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := dualkey.New(e)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &rotatortest.LogBuffer{}
-	h, err := rotator.New(sm.Client(), st, rotator.WithLogger(logs.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := keytest.Handler(t, sm, e, logs)
 	n := len(srv.Requests())
 	if out, _ := rotatortest.Rotate(t, sm, arn, h.Handle); !out.Succeeded {
 		t.Fatalf("rotation against the mock: %v", out.Err)

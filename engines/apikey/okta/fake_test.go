@@ -1,8 +1,6 @@
 package okta_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -48,14 +46,8 @@ var (
 	_ keytest.AdminRequired = (*fake)(nil)
 )
 
-func hexN(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func newFake(t testing.TB) *fake {
-	f := &fake{app: "0oa" + hexN(8)}
+	f := &fake{app: "0oa" + keytest.RandomHex(8)}
 	f.srv = vendorfake.Start(t, f.classify, http.HandlerFunc(f.serve))
 	u, _ := url.Parse(f.srv.URL)
 	f.host = u.Host
@@ -92,7 +84,7 @@ func (s *osecret) json() map[string]any {
 		st = "ACTIVE"
 	}
 	ts := s.Created.UTC().Format("2006-01-02T15:04:05.000Z")
-	return map[string]any{"id": s.ID, "client_secret": s.Value, "status": st, "created": ts, "lastUpdated": ts, "secret_hash": hexN(8)}
+	return map[string]any{"id": s.ID, "client_secret": s.Value, "status": st, "created": ts, "lastUpdated": ts, "secret_hash": keytest.RandomHex(8)}
 }
 
 func (f *fake) find(id string) *osecret {
@@ -166,7 +158,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 			oktaError(w, 400, "E0000001", "Api validation failed: You can't create more than two secrets")
 			return
 		}
-		s := &osecret{Key: keytest.Key{ID: "ocs" + hexN(8), Value: hexN(20), Created: time.Now().Truncate(time.Millisecond)}, active: body.Status != "INACTIVE"}
+		s := &osecret{Key: keytest.Key{ID: "ocs" + keytest.RandomHex(8), Value: keytest.RandomHex(20), Created: time.Now().Truncate(time.Millisecond)}, active: body.Status != "INACTIVE"}
 		f.secrets = append(f.secrets, s)
 		f.log = append(f.log, "create")
 		vendorfake.JSON(w, 201, s.json())
@@ -243,7 +235,7 @@ func (f *fake) Engine(t testing.TB) dualkey.Engine { return f.engine(t) }
 func (f *fake) AdminRequired() bool                { return true }
 
 func (f *fake) issue(active bool) *osecret {
-	s := &osecret{Key: keytest.Key{ID: "ocs" + hexN(8), Value: hexN(20), Created: time.Now().Add(-time.Hour)}, active: active}
+	s := &osecret{Key: keytest.Key{ID: "ocs" + keytest.RandomHex(8), Value: keytest.RandomHex(20), Created: time.Now().Add(-time.Hour)}, active: active}
 	f.secrets = append(f.secrets, s)
 	return s
 }
@@ -269,7 +261,7 @@ func (f *fake) HandMade(testing.TB) keytest.Key {
 func (f *fake) NewAdmin(testing.TB) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := keytest.Key{ID: "admin-" + hexN(4), Name: "admin-token", Value: hexN(21), Created: time.Now()}
+	k := keytest.Key{ID: "admin-" + keytest.RandomHex(4), Name: "admin-token", Value: keytest.RandomHex(21), Created: time.Now()}
 	f.tokens = append(f.tokens, k)
 	b, _ := json.Marshal(map[string]string{"org_url": f.srv.URL, "api_token": k.Value})
 	return string(b)
@@ -289,11 +281,7 @@ func (f *fake) Works(value string) bool {
 func (f *fake) Keys() []keytest.Key {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []keytest.Key
-	for _, s := range f.secrets {
-		out = append(out, s.Key)
-	}
-	return append(out, f.tokens...)
+	return append(keytest.KeysOf(f.secrets), f.tokens...)
 }
 
 func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rotatorkit/rotator/engines/apikey/internal/httpapi"
@@ -58,10 +57,7 @@ var oktaDomains = []string{".okta.com", ".oktapreview.com", ".okta-emea.com"}
 // Engine rotates Okta client secrets. Call New.
 type Engine struct {
 	allowed []string
-	http    []httpapi.Option
-
-	mu      sync.Mutex
-	clients map[string]*httpapi.Client
+	http    httpapi.Config
 }
 
 // Option configures the engine.
@@ -81,23 +77,22 @@ func WithAllowedHosts(hosts ...string) Option {
 
 // WithRootCAs verifies Okta's certificate against pool (tests, a custom
 // domain with a private CA).
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(e *Engine) { e.http = append(e.http, httpapi.WithRootCAs(pool)) }
-}
+func WithRootCAs(pool *x509.CertPool) Option { return httpOption(httpapi.WithRootCAs(pool)) }
 
 // WithTimeout bounds each HTTP attempt.
-func WithTimeout(d time.Duration) Option {
-	return func(e *Engine) { e.http = append(e.http, httpapi.WithTimeout(d)) }
-}
+func WithTimeout(d time.Duration) Option { return httpOption(httpapi.WithTimeout(d)) }
 
 // WithRetries sets the attempts per call and the backoff between them.
 func WithRetries(attempts int, backoff, max time.Duration) Option {
-	return func(e *Engine) { e.http = append(e.http, httpapi.WithRetries(attempts, backoff, max)) }
+	return httpOption(httpapi.WithRetries(attempts, backoff, max))
 }
+
+// httpOption adds an option of the HTTP layer.
+func httpOption(o httpapi.Option) Option { return func(e *Engine) { e.http.Add(o) } }
 
 // New returns the engine.
 func New(opts ...Option) (*Engine, error) {
-	e := &Engine{clients: map[string]*httpapi.Client{}}
+	e := &Engine{}
 	for _, o := range opts {
 		o(e)
 	}
@@ -243,17 +238,7 @@ func adminAuth(admin *rotator.Secret) (header, token string, err error) {
 }
 
 func (e *Engine) client(org string) (*httpapi.Client, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.clients[org]; ok {
-		return c, nil
-	}
-	c, err := httpapi.New("okta", org, e.http...)
-	if err != nil {
-		return nil, err
-	}
-	e.clients[org] = c
-	return c, nil
+	return e.http.Client("okta", org)
 }
 
 // managing returns the client, the secrets collection's path and the
@@ -334,11 +319,7 @@ func (e *Engine) ActivateKey(ctx context.Context, req rotator.KeyRequest) error 
 // DeactivateKey deactivates a client secret; one already gone is success
 // (the delete that follows has nothing to do).
 func (e *Engine) DeactivateKey(ctx context.Context, req rotator.KeyRequest) error {
-	err := e.lifecycle(ctx, req, "deactivate client secret", "deactivate")
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(e.lifecycle(ctx, req, "deactivate client secret", "deactivate"))
 }
 
 // RevokeKey deletes an (inactive) client secret; one already gone is
@@ -355,10 +336,7 @@ func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
 		Op: "delete client secret", Method: http.MethodDelete, Idempotent: true,
 		Path: path + "/" + httpapi.PathEscape(req.ID), Header: h, Secrets: secrets,
 	})
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(err)
 }
 
 // ListKeys lists the app's client secrets (ids, status and dates; the

@@ -19,15 +19,6 @@ var (
 	_ dualkey.Activator = (*okta.Engine)(nil)
 )
 
-func secret(t testing.TB, doc string) *rotator.Secret {
-	t.Helper()
-	s, err := rotator.ParseSecret(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // The behaviour suite: full rotations through rotatortest with the
 // dual-key strategy against the stateful fake (which refuses a third
 // secret, deleting an active one, and deactivating the last active one).
@@ -61,7 +52,7 @@ func TestTwoSecretCap(t *testing.T) {
 			return ""
 		}
 		raw, _ := sm.ValueOf(arn, ver)
-		v, _ := secret(t, raw).String(okta.FieldClientSecretID)
+		v, _ := keytest.Secret(t, raw).String(okta.FieldClientSecretID)
 		return v
 	}
 	for i := range 4 {
@@ -115,13 +106,13 @@ func TestHostileOrgURL(t *testing.T) {
 		"https://acme.okta.com:8443", "https://a.b.okta.com", "https://okta.com", "https://.okta.com",
 		"https://acme.okta.com?x=1", "acme.okta.com", "https://login.acme.example",
 	} {
-		acct := secret(t, `{"org_url":"`+u+`","client_id":"0oa1","client_secret":"s","adminarn":"a"}`)
+		acct := keytest.Secret(t, `{"org_url":"`+u+`","client_id":"0oa1","client_secret":"s","adminarn":"a"}`)
 		var fe *rotator.FieldError
 		if err := e.Validate(acct); !errors.As(err, &fe) || fe.Field != okta.FieldOrgURL {
 			t.Errorf("org_url %q: Validate gave %v", u, err)
 		}
 		n := len(f.calls())
-		admin := secret(t, `{"org_url":"`+u+`","api_token":"t"}`)
+		admin := keytest.Secret(t, `{"org_url":"`+u+`","api_token":"t"}`)
 		if _, err := e.ListKeys(context.Background(), rotator.ListKeysRequest{Admin: admin, Account: acct}); !errors.As(err, &fe) {
 			t.Errorf("org_url %q: ListKeys gave %v", u, err)
 		}
@@ -133,17 +124,17 @@ func TestHostileOrgURL(t *testing.T) {
 		}
 	}
 	for _, u := range []string{"https://dev-123.okta.com", "https://ACME.oktapreview.com/", "https://acme.okta-emea.com"} {
-		if err := e.Validate(secret(t, `{"org_url":"`+u+`","client_id":"0oa1","adminarn":"a"}`)); err != nil {
+		if err := e.Validate(keytest.Secret(t, `{"org_url":"`+u+`","client_id":"0oa1","adminarn":"a"}`)); err != nil {
 			t.Errorf("org_url %q refused: %v", u, err)
 		}
 	}
 	custom, _ := okta.New(okta.WithAllowedHosts("login.acme.example"))
-	if err := custom.Validate(secret(t, `{"org_url":"https://login.acme.example","client_id":"0oa1","adminarn":"a"}`)); err != nil {
+	if err := custom.Validate(keytest.Secret(t, `{"org_url":"https://login.acme.example","client_id":"0oa1","adminarn":"a"}`)); err != nil {
 		t.Errorf("allowed custom domain refused: %v", err)
 	}
 	t.Setenv(okta.EnvAllowedHosts, " id.acme.example ,")
 	env, _ := okta.NewFromEnv()
-	if err := env.Validate(secret(t, `{"org_url":"https://id.acme.example","client_id":"0oa1","adminarn":"a"}`)); err != nil {
+	if err := env.Validate(keytest.Secret(t, `{"org_url":"https://id.acme.example","client_id":"0oa1","adminarn":"a"}`)); err != nil {
 		t.Errorf("custom domain from %s refused: %v", okta.EnvAllowedHosts, err)
 	}
 }
@@ -159,19 +150,19 @@ func TestValidateFields(t *testing.T) {
 		{`{` + org + `,"client_id":"0oa1","adminarn":"a","token_endpoint_auth_method":"private_key_jwt"}`, okta.FieldAuthMethod},
 	} {
 		var fe *rotator.FieldError
-		if err := e.Validate(secret(t, tt.doc)); !errors.As(err, &fe) || fe.Field != tt.field {
+		if err := e.Validate(keytest.Secret(t, tt.doc)); !errors.As(err, &fe) || fe.Field != tt.field {
 			t.Errorf("%s: got %v, want field %q", tt.doc, err, tt.field)
 		}
 	}
-	acct := secret(t, `{`+org+`,"client_id":"0oa1","adminarn":"a"}`)
-	if err := e.ValidateAdmin(secret(t, `{"org_url":"https://other.okta.com","api_token":"t"}`), acct); !errors.Is(err, rotator.ErrNotAllowed) {
+	acct := keytest.Secret(t, `{`+org+`,"client_id":"0oa1","adminarn":"a"}`)
+	if err := e.ValidateAdmin(keytest.Secret(t, `{"org_url":"https://other.okta.com","api_token":"t"}`), acct); !errors.Is(err, rotator.ErrNotAllowed) {
 		t.Errorf("admin of another org: %v", err)
 	}
 	var fe *rotator.FieldError
-	if err := e.ValidateAdmin(secret(t, `{`+org+`}`), acct); !errors.As(err, &fe) || fe.Field != okta.FieldAPIToken {
+	if err := e.ValidateAdmin(keytest.Secret(t, `{`+org+`}`), acct); !errors.As(err, &fe) || fe.Field != okta.FieldAPIToken {
 		t.Errorf("admin without token: %v", err)
 	}
-	if err := e.ValidateAdmin(secret(t, `{`+org+`,"access_token":"t"}`), acct); err != nil {
+	if err := e.ValidateAdmin(keytest.Secret(t, `{`+org+`,"access_token":"t"}`), acct); err != nil {
 		t.Errorf("admin with an access token: %v", err)
 	}
 }
@@ -184,7 +175,7 @@ func TestIntrospectionTest(t *testing.T) {
 	e := f.engine(t)
 	ctx := context.Background()
 	doc, hand := f.NewSecret(t, "arn")
-	acct := secret(t, doc)
+	acct := keytest.Secret(t, doc)
 	if err := e.TestKey(ctx, rotator.TestKeyRequest{Key: acct}); err != nil {
 		t.Fatalf("basic: %v", err)
 	}
@@ -193,7 +184,7 @@ func TestIntrospectionTest(t *testing.T) {
 	if err := e.TestKey(ctx, rotator.TestKeyRequest{Key: post}); err != nil {
 		t.Fatalf("post: %v", err)
 	}
-	admin := secret(t, f.NewAdmin(t))
+	admin := keytest.Secret(t, f.NewAdmin(t))
 	key, err := e.CreateKey(ctx, rotator.CreateKeyRequest{Admin: admin, Account: acct})
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,10 @@ import (
 	"testing"
 
 	"github.com/rotatorkit/rotator/engines/apikey/sendgrid"
+	"github.com/rotatorkit/rotator/internal/keytest"
 	"github.com/rotatorkit/rotator/internal/prismtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
-	"github.com/rotatorkit/rotator/strategies/dualkey"
 )
 
 // Every request the engine sends, alone and in a whole rotation, is
@@ -19,10 +19,7 @@ func TestSendGridContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := `{"api_key":"SG.contract-test-key","key_id":"abc123","scopes":["mail.send"],"on_behalf_of":"subuser1"}`
-	s, err := rotator.ParseSecret(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := keytest.Secret(t, doc)
 	ctx := t.Context()
 	key, err := e.CreateKey(ctx, rotator.CreateKeyRequest{Admin: s, Account: s, Name: "rotator-0123456789ab-token"})
 	if err != nil || key.ID == "" || key.Value == "" {
@@ -42,29 +39,12 @@ func TestSendGridContract(t *testing.T) {
 	sm := rotatortest.NewServer(rotatortest.WithRotationAttempts(1))
 	t.Cleanup(sm.Close)
 	arn := sm.MustCreateSecret(t, "app/sendgrid", doc)
-	st, err := dualkey.New(e)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &rotatortest.LogBuffer{}
-	h, err := rotator.New(sm.Client(), st, rotator.WithLogger(logs.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := keytest.Handler(t, sm, e, logs)
 	if out, _ := rotatortest.Rotate(t, sm, arn, h.Handle); !out.Succeeded {
 		t.Fatalf("rotation against the mock: %v", out.Err)
 	}
 	rotatortest.AssertNoSecrets(t, "the logs", logs.String(), "SG.contract-test-key", key.Value)
 	srv.AssertValid(t)
-	want := map[string]bool{"POST /v3/api_keys": false, "GET /v3/api_keys": false, "GET /v3/scopes": false}
-	for _, r := range srv.Requests() {
-		if _, ok := want[r]; ok {
-			want[r] = true
-		}
-	}
-	for r, seen := range want {
-		if !seen {
-			t.Errorf("%s never sent", r)
-		}
-	}
+	srv.AssertSent(t, 0, "POST /v3/api_keys", "GET /v3/api_keys", "GET /v3/scopes")
 }

@@ -216,9 +216,5 @@ func (f *fake) Works(value string) bool {
 func (f *fake) Keys() []keytest.Key {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]keytest.Key, len(f.keys))
-	for i, k := range f.keys {
-		out[i] = k.Key
-	}
-	return out
+	return keytest.KeysOf(f.keys)
 }

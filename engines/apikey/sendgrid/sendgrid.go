@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -38,7 +37,7 @@ var regions = map[string]string{
 // Engine manages SendGrid API keys.
 type Engine struct {
 	base    string // overrides the region's (tests)
-	httpOps []httpapi.Option
+	http    httpapi.Config
 	clients map[string]*httpapi.Client
 }
 
@@ -51,19 +50,18 @@ type Option func(*Engine)
 func WithBaseURL(base string) Option { return func(e *Engine) { e.base = base } }
 
 // WithRootCAs verifies the server against pool (a test's CA).
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(e *Engine) { e.httpOps = append(e.httpOps, httpapi.WithRootCAs(pool)) }
-}
+func WithRootCAs(pool *x509.CertPool) Option { return httpOption(httpapi.WithRootCAs(pool)) }
 
 // WithTimeout bounds each HTTP attempt.
-func WithTimeout(d time.Duration) Option {
-	return func(e *Engine) { e.httpOps = append(e.httpOps, httpapi.WithTimeout(d)) }
-}
+func WithTimeout(d time.Duration) Option { return httpOption(httpapi.WithTimeout(d)) }
 
 // WithRetries sets the attempts and the backoff of the HTTP layer.
 func WithRetries(attempts int, backoff, max time.Duration) Option {
-	return func(e *Engine) { e.httpOps = append(e.httpOps, httpapi.WithRetries(attempts, backoff, max)) }
+	return httpOption(httpapi.WithRetries(attempts, backoff, max))
 }
+
+// httpOption adds an option of the HTTP layer.
+func httpOption(o httpapi.Option) Option { return func(e *Engine) { e.http.Add(o) } }
 
 // New returns the engine.
 func New(opts ...Option) (*Engine, error) {
@@ -76,7 +74,7 @@ func New(opts ...Option) (*Engine, error) {
 		hosts = map[string]string{"global": e.base, "eu": e.base}
 	}
 	for region, base := range hosts {
-		c, err := httpapi.New(Vendor, base, e.httpOps...)
+		c, err := e.http.New(Vendor, base)
 		if err != nil {
 			return nil, err
 		}
@@ -220,13 +218,9 @@ func (e *Engine) TestKey(ctx context.Context, req rotator.TestKeyRequest) error 
 
 // RevokeKey deletes a key; one already gone is success.
 func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
-	err := e.call(ctx, req.Admin, req.Account, httpapi.Request{
+	return httpapi.Gone(e.call(ctx, req.Admin, req.Account, httpapi.Request{
 		Op: "delete key", Method: http.MethodDelete, Path: "/v3/api_keys/" + httpapi.PathEscape(req.ID), Idempotent: true,
-	}, nil)
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	}, nil))
 }
 
 // ListKeys lists the account's keys (names and ids; SendGrid gives no

@@ -5,10 +5,10 @@ import (
 	"testing"
 
 	"github.com/rotatorkit/rotator/engines/apikey/twilio"
+	"github.com/rotatorkit/rotator/internal/keytest"
 	"github.com/rotatorkit/rotator/internal/prismtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
-	"github.com/rotatorkit/rotator/strategies/dualkey"
 )
 
 // Every request the engine sends, alone and in a whole rotation, is
@@ -29,13 +29,13 @@ func TestTwilioContract(t *testing.T) {
 	// checks that the admin's account holds it before creating anything.
 	ac, sk := "AC"+strings.Repeat("0123456789abcdef", 2), "SK"+strings.Repeat("a", 32)
 	doc := `{"account_sid":"` + ac + `","api_key_sid":"` + sk + `","api_key_secret":"contract-test-secret","adminarn":"ADMIN"}`
-	acct := secret(t, doc)
+	acct := keytest.Secret(t, doc)
 	ctx := t.Context()
 	for _, adminDoc := range []string{
 		`{"account_sid":"` + ac + `","auth_token":"contract-test-token"}`,
 		`{"account_sid":"` + ac + `","api_key_sid":"SK` + strings.Repeat("1", 32) + `","api_key_secret":"contract-main-secret"}`,
 	} {
-		admin := secret(t, adminDoc)
+		admin := keytest.Secret(t, adminDoc)
 		key, err := e.CreateKey(ctx, rotator.CreateKeyRequest{Admin: admin, Account: acct, Name: "rotator-0123456789ab-token"})
 		if err != nil || key.ID == "" || key.Value == "" {
 			t.Fatalf("create: %q %v", key.ID, err)
@@ -59,35 +59,18 @@ func TestTwilioContract(t *testing.T) {
 	t.Cleanup(sm.Close)
 	adminARN := sm.MustCreateSecret(t, "twilio/admin", `{"account_sid":"`+ac+`","auth_token":"contract-test-token"}`)
 	arn := sm.MustCreateSecret(t, "app/twilio", strings.Replace(doc, "ADMIN", adminARN, 1))
-	st, err := dualkey.New(e)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &rotatortest.LogBuffer{}
-	h, err := rotator.New(sm.Client(), st, rotator.WithLogger(logs.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := keytest.Handler(t, sm, e, logs)
 	if out, _ := rotatortest.Rotate(t, sm, arn, h.Handle); !out.Succeeded {
 		t.Fatalf("rotation against the mock: %v", out.Err)
 	}
 	rotatortest.AssertNoSecrets(t, "the logs", logs.String(), "contract-test-secret", "contract-test-token", "contract-main-secret")
 	srv.AssertValid(t)
-	want := map[string]bool{
-		"POST /v1/Keys": false,
-		"POST /2010-04-01/Accounts/" + ac + "/Keys.json":                                           false,
-		"GET /2010-04-01/Accounts/" + ac + "/Keys.json":                                            false,
-		"DELETE /2010-04-01/Accounts/" + ac + "/Keys/" + "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json": false,
-		"GET /2010-04-01/Accounts/" + ac + "/Balance.json":                                         false,
-	}
-	for _, r := range srv.Requests() {
-		if _, ok := want[r]; ok {
-			want[r] = true
-		}
-	}
-	for r, seen := range want {
-		if !seen {
-			t.Errorf("%s never sent", r)
-		}
-	}
+	srv.AssertSent(t, 0,
+		"POST /v1/Keys",
+		"POST /2010-04-01/Accounts/"+ac+"/Keys.json",
+		"GET /2010-04-01/Accounts/"+ac+"/Keys.json",
+		"DELETE /2010-04-01/Accounts/"+ac+"/Keys/"+"SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.json",
+		"GET /2010-04-01/Accounts/"+ac+"/Balance.json",
+	)
 }

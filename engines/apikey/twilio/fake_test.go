@@ -1,8 +1,6 @@
 package twilio_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -48,14 +46,8 @@ var (
 	_ keytest.AdminRequired = (*fake)(nil)
 )
 
-func hexN(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func newFake(t testing.TB) *fake {
-	f := &fake{account: "AC" + hexN(16), authToken: hexN(16), maxPage: 1000}
+	f := &fake{account: "AC" + keytest.RandomHex(16), authToken: keytest.RandomHex(16), maxPage: 1000}
 	f.srv = vendorfake.Start(t, f.classify, http.HandlerFunc(f.serve))
 	return f
 }
@@ -198,7 +190,7 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 
 // issue makes a key (the lock held).
 func (f *fake) issue(name string, main bool) *fkey {
-	k := &fkey{Key: keytest.Key{ID: "SK" + hexN(16), Name: name, Value: hexN(16), Created: time.Now().Truncate(time.Second)}, main: main}
+	k := &fkey{Key: keytest.Key{ID: "SK" + keytest.RandomHex(16), Name: name, Value: keytest.RandomHex(16), Created: time.Now().Truncate(time.Second)}, main: main}
 	f.keys = append(f.keys, k)
 	return k
 }
@@ -266,11 +258,7 @@ func (f *fake) Works(value string) bool {
 func (f *fake) Keys() []keytest.Key {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]keytest.Key, len(f.keys))
-	for i, k := range f.keys {
-		out[i] = k.Key
-	}
-	return out
+	return keytest.KeysOf(f.keys)
 }
 
 func (f *fake) Fail(op keytest.Op, ft keytest.Fault) { f.srv.Faults.Fail(op, ft) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,7 +65,7 @@ type Option func(*config)
 type config struct {
 	apiBase, iamBase string
 	via2010          bool
-	http             []httpapi.Option
+	http             httpapi.Config
 }
 
 // EnvCreateAPI selects the API that creates keys: "iam" (default, IAM v1)
@@ -87,19 +86,18 @@ func WithBaseURLs(api, iam string) Option {
 }
 
 // WithRootCAs verifies Twilio's certificate against pool (tests).
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(c *config) { c.http = append(c.http, httpapi.WithRootCAs(pool)) }
-}
+func WithRootCAs(pool *x509.CertPool) Option { return httpOption(httpapi.WithRootCAs(pool)) }
 
 // WithTimeout bounds each HTTP attempt (default httpapi.DefaultTimeout).
-func WithTimeout(d time.Duration) Option {
-	return func(c *config) { c.http = append(c.http, httpapi.WithTimeout(d)) }
-}
+func WithTimeout(d time.Duration) Option { return httpOption(httpapi.WithTimeout(d)) }
 
 // WithRetries sets the attempts per call and the backoff between them.
 func WithRetries(attempts int, backoff, max time.Duration) Option {
-	return func(c *config) { c.http = append(c.http, httpapi.WithRetries(attempts, backoff, max)) }
+	return httpOption(httpapi.WithRetries(attempts, backoff, max))
 }
+
+// httpOption adds an option of the HTTP layer.
+func httpOption(o httpapi.Option) Option { return func(c *config) { c.http.Add(o) } }
 
 // New returns the engine.
 func New(opts ...Option) (*Engine, error) {
@@ -107,11 +105,11 @@ func New(opts ...Option) (*Engine, error) {
 	for _, o := range opts {
 		o(&c)
 	}
-	api, err := httpapi.New("twilio", c.apiBase, c.http...)
+	api, err := c.http.New("twilio", c.apiBase)
 	if err != nil {
 		return nil, err
 	}
-	iam, err := httpapi.New("twilio", c.iamBase, c.http...)
+	iam, err := c.http.New("twilio", c.iamBase)
 	if err != nil {
 		return nil, err
 	}
@@ -314,10 +312,7 @@ func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
 		Path:   "/2010-04-01/Accounts/" + httpapi.PathEscape(sid) + "/Keys/" + httpapi.PathEscape(req.ID) + ".json",
 		Header: h, Secrets: secrets,
 	})
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	return httpapi.Gone(err)
 }
 
 // keyPage is a page of the 2010-04-01 key list.

@@ -16,15 +16,6 @@ import (
 
 var _ dualkey.Engine = (*twilio.Engine)(nil)
 
-func secret(t testing.TB, doc string) *rotator.Secret {
-	t.Helper()
-	s, err := rotator.ParseSecret(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // The behaviour suite: full rotations through rotatortest with the
 // dual-key strategy against the stateful fake.
 func TestBehaviour(t *testing.T) {
@@ -45,8 +36,8 @@ func TestCreateVia2010(t *testing.T) {
 	f := newFake(t)
 	e := f.engine(t, twilio.WithCreateVia2010())
 	doc, _ := f.NewSecret(t, "arn")
-	acct := secret(t, doc)
-	key, err := e.CreateKey(context.Background(), rotator.CreateKeyRequest{Admin: secret(t, f.tokenAdmin()), Account: acct, Name: "rotator-x-1"})
+	acct := keytest.Secret(t, doc)
+	key, err := e.CreateKey(context.Background(), rotator.CreateKeyRequest{Admin: keytest.Secret(t, f.tokenAdmin()), Account: acct, Name: "rotator-x-1"})
 	if err != nil || !f.Works(key.Value) {
 		t.Fatalf("create via 2010-04-01: %v", err)
 	}
@@ -82,14 +73,14 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"no admin", `{"account_sid":"` + ac + `","api_key_sid":"` + sk + `","api_key_secret":"s"}`, "adminarn"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := e.Validate(secret(t, tt.doc))
+			err := e.Validate(keytest.Secret(t, tt.doc))
 			var fe *rotator.FieldError
 			if !errors.As(err, &fe) || fe.Field != tt.field {
 				t.Fatalf("got %v, want a FieldError naming %q", err, tt.field)
 			}
 		})
 	}
-	if err := e.Validate(secret(t, `{"account_sid":"`+ac+`","api_key_sid":"`+sk+`","api_key_secret":"s","adminarn":"x"}`)); err != nil {
+	if err := e.Validate(keytest.Secret(t, `{"account_sid":"`+ac+`","api_key_sid":"`+sk+`","api_key_secret":"s","adminarn":"x"}`)); err != nil {
 		t.Fatalf("a valid secret was refused: %v", err)
 	}
 }
@@ -98,17 +89,17 @@ func TestValidateNamesTheField(t *testing.T) {
 // refused.
 func TestValidateAdmin(t *testing.T) {
 	e, _ := twilio.New()
-	acct := secret(t, `{"account_sid":"AC`+strings.Repeat("a", 32)+`","adminarn":"x"}`)
-	other := secret(t, `{"account_sid":"AC`+strings.Repeat("c", 32)+`","auth_token":"t"}`)
+	acct := keytest.Secret(t, `{"account_sid":"AC`+strings.Repeat("a", 32)+`","adminarn":"x"}`)
+	other := keytest.Secret(t, `{"account_sid":"AC`+strings.Repeat("c", 32)+`","auth_token":"t"}`)
 	if err := e.ValidateAdmin(other, acct); !errors.Is(err, rotator.ErrNotAllowed) {
 		t.Fatalf("admin of another account: got %v, want ErrNotAllowed", err)
 	}
-	none := secret(t, `{"account_sid":"AC`+strings.Repeat("a", 32)+`"}`)
+	none := keytest.Secret(t, `{"account_sid":"AC`+strings.Repeat("a", 32)+`"}`)
 	var fe *rotator.FieldError
 	if err := e.ValidateAdmin(none, acct); !errors.As(err, &fe) || fe.Field != "auth_token" {
 		t.Fatalf("admin without credential: got %v", err)
 	}
-	ok := secret(t, `{"account_sid":"AC`+strings.Repeat("a", 32)+`","auth_token":"t"}`)
+	ok := keytest.Secret(t, `{"account_sid":"AC`+strings.Repeat("a", 32)+`","auth_token":"t"}`)
 	if err := e.ValidateAdmin(ok, acct); err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +113,8 @@ func TestAuthTokenAdminAndRevokedKey(t *testing.T) {
 	e := f.engine(t)
 	ctx := context.Background()
 	doc, _ := f.NewSecret(t, "arn:admin")
-	acct := secret(t, doc)
-	admin := secret(t, f.tokenAdmin())
+	acct := keytest.Secret(t, doc)
+	admin := keytest.Secret(t, f.tokenAdmin())
 	key, err := e.CreateKey(ctx, rotator.CreateKeyRequest{Admin: admin, Account: acct, Name: "rotator-abc-1"})
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +154,7 @@ func TestStandardKeyCannotManage(t *testing.T) {
 	f := newFake(t)
 	e := f.engine(t)
 	doc, _ := f.NewSecret(t, "arn:admin")
-	acct := secret(t, doc)
+	acct := keytest.Secret(t, doc)
 	_, err := e.ListKeys(context.Background(), rotator.ListKeysRequest{Admin: acct, Account: acct})
 	if !errors.Is(err, rotator.ErrPermission) || !strings.Contains(err.Error(), "twilio: list keys") {
 		t.Fatalf("got %v", err)
@@ -177,9 +168,9 @@ func TestListPages(t *testing.T) {
 	f := newFake(t)
 	f.maxPage = 2
 	e := f.engine(t)
-	admin := secret(t, f.tokenAdmin())
+	admin := keytest.Secret(t, f.tokenAdmin())
 	doc, _ := f.NewSecret(t, "arn:admin")
-	acct := secret(t, doc)
+	acct := keytest.Secret(t, doc)
 	for i := range 4 {
 		f.mu.Lock()
 		f.issue(fmt.Sprintf("rotator-x-%d", i), false)

@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/rotatorkit/rotator/engines/apikey/webhook"
+	"github.com/rotatorkit/rotator/internal/keytest"
 	"github.com/rotatorkit/rotator/internal/prismtest"
 	"github.com/rotatorkit/rotator/rotator"
 	"github.com/rotatorkit/rotator/rotator/rotatortest"
-	"github.com/rotatorkit/rotator/strategies/dualkey"
 )
 
 // Every request the engine sends, in each credential mode and in a whole
@@ -46,15 +46,8 @@ func TestWebhookContract(t *testing.T) {
 	sm := rotatortest.NewServer(rotatortest.WithRotationAttempts(1))
 	t.Cleanup(sm.Close)
 	arn := sm.MustCreateSecret(t, "app/webhook", fmt.Sprintf(`{"api_key":"sk_current","key_id":"key_0","endpoint":%q}`, ep))
-	st, err := dualkey.New(e)
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &rotatortest.LogBuffer{}
-	h, err := rotator.New(sm.Client(), st, rotator.WithLogger(logs.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := keytest.Handler(t, sm, e, logs)
 	// The mock's /whoami always names key_0, the mock's new key is key_1:
 	// testSecret refuses it, and every request up to there is checked.
 	out, _ := rotatortest.Rotate(t, sm, arn, h.Handle)

@@ -7,14 +7,12 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rotatorkit/rotator/engines/apikey/internal/httpapi"
@@ -59,11 +57,8 @@ func Sign(secret []byte, timestamp, nonce, method, path string, body []byte) str
 
 // Engine speaks the webhook contract.
 type Engine struct {
-	httpOps []httpapi.Option
-	now     func() time.Time
-
-	mu      sync.Mutex
-	clients map[string]*httpapi.Client
+	http httpapi.Config
+	now  func() time.Time
 }
 
 // Option configures the engine.
@@ -71,26 +66,25 @@ type Option func(*Engine)
 
 // WithRootCAs verifies receivers against pool instead of the system's
 // roots (a receiver with a private CA).
-func WithRootCAs(pool *x509.CertPool) Option {
-	return func(e *Engine) { e.httpOps = append(e.httpOps, httpapi.WithRootCAs(pool)) }
-}
+func WithRootCAs(pool *x509.CertPool) Option { return httpOption(httpapi.WithRootCAs(pool)) }
 
 // WithTimeout bounds each HTTP attempt.
-func WithTimeout(d time.Duration) Option {
-	return func(e *Engine) { e.httpOps = append(e.httpOps, httpapi.WithTimeout(d)) }
-}
+func WithTimeout(d time.Duration) Option { return httpOption(httpapi.WithTimeout(d)) }
 
 // WithRetries sets the attempts and the backoff of the HTTP layer.
 func WithRetries(attempts int, backoff, max time.Duration) Option {
-	return func(e *Engine) { e.httpOps = append(e.httpOps, httpapi.WithRetries(attempts, backoff, max)) }
+	return httpOption(httpapi.WithRetries(attempts, backoff, max))
 }
+
+// httpOption adds an option of the HTTP layer.
+func httpOption(o httpapi.Option) Option { return func(e *Engine) { e.http.Add(o) } }
 
 // WithClock sets the clock of the timestamps.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
 // New returns the engine.
 func New(opts ...Option) *Engine {
-	e := &Engine{now: time.Now, clients: map[string]*httpapi.Client{}}
+	e := &Engine{now: time.Now}
 	for _, o := range opts {
 		o(e)
 	}
@@ -171,17 +165,7 @@ func (e *Engine) ValidateAdmin(admin, account *rotator.Secret) error {
 
 // client returns the HTTP client of an endpoint.
 func (e *Engine) client(ep string) (*httpapi.Client, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if c, ok := e.clients[ep]; ok {
-		return c, nil
-	}
-	c, err := httpapi.New(Vendor, ep, e.httpOps...)
-	if err != nil {
-		return nil, err
-	}
-	e.clients[ep] = c
-	return c, nil
+	return e.http.Client(Vendor, ep)
 }
 
 // isAdmin tells an admin secret from a key's own secret.
@@ -286,13 +270,9 @@ func (e *Engine) TestKey(ctx context.Context, req rotator.TestKeyRequest) error 
 
 // RevokeKey deletes a key; one already gone is success.
 func (e *Engine) RevokeKey(ctx context.Context, req rotator.KeyRequest) error {
-	err := e.call(ctx, manager(req.Admin, req.Account), httpapi.Request{
+	return httpapi.Gone(e.call(ctx, manager(req.Admin, req.Account), httpapi.Request{
 		Op: "delete key", Method: http.MethodDelete, Path: "/keys/" + httpapi.PathEscape(req.ID), Idempotent: true,
-	}, nil)
-	if errors.Is(err, httpapi.ErrNotFound) {
-		return nil
-	}
-	return err
+	}, nil))
 }
 
 // ListKeys lists the receiver's keys.

@@ -15,4 +15,8 @@
 //   - errors (*Error) that name the vendor, the operation, the method, the
 //     path and the status, wrap a sentinel for errors.Is, and never hold
 //     a key, a token, a header value, the base URL or a query string.
+//
+// Config holds what an engine's WithRootCAs, WithTimeout and WithRetries
+// collect and the clients made with them, one per base URL; Gone is the
+// "a key already gone is success" of every RevokeKey.
 package httpapi
