@@ -309,7 +309,9 @@ func FuzzScrub(f *testing.F) {
 				t.Fatalf("the strong value survives in %q", out)
 			}
 		}
-		if !strongValue(value) && !strings.Contains(public, value) {
+		// A weak value that the marker itself holds ("[REDACTED]") cannot
+		// be told from its own redaction.
+		if !strongValue(value) && !strings.Contains(public, value) && !strings.Contains(Redacted, value) {
 			out := s.Scrub(" " + value + " ")
 			if !strings.Contains(out, Redacted) || strings.Contains(out, " "+value+" ") {
 				t.Fatalf("the standalone weak value %q scrubs to %q", value, out)
