@@ -148,7 +148,8 @@ func FuzzValidateEvent(f *testing.F) {
 }
 
 // FuzzQuote: Quote's text is printable and bounded, and unquotes to the
-// value (or, when cut, to its first MaxQuoted characters); Printable is
+// value (or, when cut, to a prefix of at most MaxQuoted characters and
+// about 128 bytes of escaped text); Printable is
 // the value itself only when that is plain, else Quote; printableMessage
 // is printable, bounded, and leaves a printable text as it is.
 func FuzzQuote(f *testing.F) {
@@ -170,7 +171,7 @@ func FuzzQuote(f *testing.F) {
 			if un != s {
 				t.Fatalf("Quote(%q) unquotes to %q", s, un)
 			}
-		} else if !strings.HasPrefix(s, un) || utf8.RuneCountInString(un) != MaxQuoted || !strings.HasSuffix(q, "("+strconv.Itoa(len(s))+" bytes)") {
+		} else if n := utf8.RuneCountInString(un); !strings.HasPrefix(s, un) || n == 0 || n > MaxQuoted || len(q) > 2*MaxQuoted+len(`""... (99999999999 bytes)`)+10 || !strings.HasSuffix(q, "("+strconv.Itoa(len(s))+" bytes)") {
 			t.Fatalf("cut Quote(%q) = %s", s, q)
 		}
 		p := Printable(s)

@@ -15,22 +15,32 @@ const MaxQuoted = 64
 // Quote returns s as a Go string literal fit for an error or a log line:
 // every control, format (right-to-left marks) and non-printable character
 // escaped, invalid UTF-8 escaped byte by byte, and anything past MaxQuoted
-// characters cut, with the full length in bytes appended. Use it for every
+// characters (or 128 bytes of escaped text) cut, with the full length in
+// bytes appended. Use it for every
 // value of an event or a secret field that an error echoes: whoever wrote
 // the value chose its bytes, and a raw newline or 3,000 characters would
 // forge or drown the log line. Never pass it a secret value.
 func Quote(s string) string {
-	if utf8.RuneCountInString(s) <= MaxQuoted {
-		return strconv.QuoteToGraphic(s)
-	}
-	cut, n := 0, 0
+	cut, n, width := 0, 0, 0
 	for cut < len(s) && n < MaxQuoted {
 		_, size := utf8.DecodeRuneInString(s[cut:])
-		cut += size
-		n++
+		// An escaped character takes up to 10 bytes (\U0010ffff): the cut
+		// bounds the quoted text's bytes as well as its characters.
+		w := len(strconv.QuoteToGraphic(s[cut:cut+size])) - 2
+		if width+w > maxQuotedWidth {
+			break
+		}
+		cut, n, width = cut+size, n+1, width+w
+	}
+	if cut == len(s) {
+		return strconv.QuoteToGraphic(s)
 	}
 	return fmt.Sprintf("%s... (%d bytes)", strconv.QuoteToGraphic(s[:cut]), len(s))
 }
+
+// maxQuotedWidth bounds the bytes of Quote's escaped text (invalid bytes
+// and control characters escape to 4 bytes or more each).
+const maxQuotedWidth = 2 * MaxQuoted
 
 // Printable returns s as it is when it is short and made only of the
 // characters of ARNs, secret names, tokens and step names (ASCII letters,
