@@ -1,7 +1,6 @@
 package rotator_test
 
 import (
-	"archive/zip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,7 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/rotatorkit/rotator/cdk/rotator"
+	"github.com/rotatorkit/rotator/cdk/example/stacks"
 )
 
 // repoDir is this package's folder (the tests run from a temporary one).
@@ -47,39 +46,13 @@ func run(m *testing.M) (int, error) {
 	}
 	defer os.RemoveAll(tmp)
 	distDir = filepath.Join(tmp, "dist")
-	for _, arch := range []string{"arm64", "amd64"} {
-		for _, f := range rotator.Functions() {
-			if err := writeZip(filepath.Join(distDir, arch, f.Name+".zip")); err != nil {
-				return 0, err
-			}
-		}
+	if err := stacks.WritePlaceholderZips(distDir); err != nil {
+		return 0, err
 	}
 	if err := os.Chdir(tmp); err != nil {
 		return 0, err
 	}
 	return m.Run(), nil
-}
-
-func writeZip(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	z := zip.NewWriter(f)
-	w, err := z.Create("bootstrap")
-	if err == nil {
-		_, err = w.Write([]byte("placeholder: the CDK tests deploy nothing\n"))
-	}
-	if err == nil {
-		err = z.Close()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // newStack is a fresh app with one environment-agnostic stack.
